@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Labvisor: a lab-hardware supervisor. See `README.md` and `docs/architecture.md`.
+let package = Package(
+    name: "labvisor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LabvisorCore", targets: ["LabvisorCore"]),
+        .library(name: "LabvisorHardware", targets: ["LabvisorHardware"]),
+        .library(name: "LabvisorDriverKit", targets: ["LabvisorDriverKit"]),
+        .library(name: "LabvisorSimulation", targets: ["LabvisorSimulation"]),
+        .library(name: "LabvisorProtocol", targets: ["LabvisorProtocol"]),
+        .library(name: "LabvisorServer", targets: ["LabvisorServer"]),
+        .library(name: "LabvisorClient", targets: ["LabvisorClient"]),
+        .executable(name: "labvisor-bench", targets: ["labvisor-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (`scripts/setup.sh` installs them).
+        .systemLibrary(
+            name: "CLibUSB", path: "Sources/CLibUSB", pkgConfig: "libusb-1.0",
+            providers: [.apt(["libusb-1.0-0-dev"])]),
+        .systemLibrary(
+            name: "CUdev", path: "Sources/CUdev", pkgConfig: "libudev",
+            providers: [.apt(["libudev-dev"])]),
+
+        // The concepts of DESIGN.md, pure Swift, no I/O.
+        .target(
+            name: "LabvisorCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // udev discovery, libusb, serial ports (I/O).
+        .target(name: "LabvisorHardware", dependencies: ["LabvisorCore", "CLibUSB", "CUdev"]),
+        // The SDK that drivers import.
+        .target(name: "LabvisorDriverKit", dependencies: ["LabvisorCore", "LabvisorHardware"]),
+        // The device side of instruments, for tests and demo mode.
+        .target(name: "LabvisorSimulation", dependencies: ["LabvisorCore", "LabvisorHardware"]),
+        // Wire messages shared by the server and the clients.
+        .target(name: "LabvisorProtocol", dependencies: ["LabvisorCore"]),
+        // Supervisor, wire server, config, store, systemd.
+        .target(name: "LabvisorServer", dependencies: ["LabvisorCore", "LabvisorProtocol", "LabvisorHardware"]),
+        // The Swift client library.
+        .target(name: "LabvisorClient", dependencies: ["LabvisorProtocol"]),
+
+        .executableTarget(
+            name: "labvisor-bench",
+            dependencies: [
+                "LabvisorCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(
+            name: "LabvisorCoreTests",
+            dependencies: [
+                "LabvisorCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware"]),
+        .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
