@@ -1,0 +1,82 @@
+import Synchronization
+
+/// The daemon's event bus: numbers published events and fans them out to subscribers, each
+/// through its own bounded buffer, so a slow subscriber costs at most its buffer's worth of
+/// memory and learns what it missed through a `gap` event.
+///
+/// `publish` is thread-safe, never blocks on a subscriber and never suspends. Sequence
+/// numbers are assigned under the same lock that delivers the event to every buffer, so each
+/// subscriber sees strictly increasing sequences.
+public final class EventBus: EventSink, Sendable {
+    /// The bus's mutable state, guarded by `state`.
+    private struct State {
+        var nextSequence: UInt64 = 1
+        var channels: [EventChannel] = []
+        var isFinished = false
+    }
+
+    /// The buffer size of subscriptions that do not choose their own.
+    public let bufferSize: Int
+    private let state = Mutex(State())
+
+    /// Creates a bus whose subscribers buffer at most `bufferSize` events by default
+    /// (at least 1).
+    public init(bufferSize: Int = 1024) {
+        precondition(bufferSize > 0, "EventBus buffer size must be at least 1, got \(bufferSize)")
+        self.bufferSize = bufferSize
+    }
+
+    /// Numbers `event` (1, 2, 3, ... in bus order; its `time` is kept) and delivers it to every
+    /// subscriber whose filter accepts it. Ignored after `finish()`.
+    public func publish(_ event: Event) {
+        var event = event
+        // Allocated only when a subscriber is suspended waiting, which costs a task wake-up
+        // anyway.
+        var wakeups: [EventBuffer.Continuation] = []
+        state.withLock { state in
+            guard !state.isFinished else { return }
+            event.sequence = state.nextSequence
+            state.nextSequence += 1
+            for channel in state.channels where channel.filter.accepts(event) {
+                if let continuation = channel.offer(event) { wakeups.append(continuation) }
+            }
+        }
+        for continuation in wakeups { continuation.resume(returning: event) }
+    }
+
+    /// Subscribes to the events `filter` accepts, buffering at most `bufferSize` of them
+    /// (the bus's default when `nil`). After `finish()` the subscription is born finished.
+    public func subscribe(_ filter: EventFilter = .all, bufferSize: Int? = nil) -> EventSubscription {
+        let channel = EventChannel(filter: filter, capacity: bufferSize ?? self.bufferSize)
+        let registered = state.withLock { state in
+            guard !state.isFinished else { return false }
+            state.channels.append(channel)
+            return true
+        }
+        if !registered { _ = channel.close(discard: false) }
+        return EventSubscription(bus: self, channel: channel)
+    }
+
+    /// The number of live subscriptions.
+    public var subscriberCount: Int { state.withLock { $0.channels.count } }
+
+    /// Ends every subscription (each still yields its buffered events, then `nil`); later
+    /// publishes are ignored and later subscriptions are born finished. Idempotent.
+    public func finish() {
+        let channels = state.withLock { state in
+            state.isFinished = true
+            defer { state.channels = [] }
+            return state.channels
+        }
+        for channel in channels { channel.close(discard: false)?.resume(returning: nil) }
+    }
+
+    /// Stops delivering to `channel` (a subscription was cancelled or released).
+    func unregister(_ channel: EventChannel) {
+        state.withLock { state in
+            if let index = state.channels.firstIndex(where: { $0 === channel }) {
+                state.channels.remove(at: index)
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+import Synchronization
+
+/// A reference-counted resource (a driver session): the first `open` starts it up, further
+/// opens only count, the last `close` shuts it down, after an optional linger during which
+/// a new open cancels the shutdown. Opens and closes may overlap from any number of tasks.
+///
+/// - An open that arrives while a startup is in progress waits for it.
+/// - An open that arrives while a shutdown is in progress waits for it, then starts the
+///   resource again.
+/// - A failed startup fails every waiting opener with the startup's error; the count stays
+///   consistent (no reference is left open).
+/// - `use(_:)` of a closed reference, or after `retire()`, fails with `closed`; so does an
+///   unbalanced `close`, naming the reference's holder.
+///
+/// Startup and shutdown run in tasks owned by the session, not by any one caller, so a
+/// cancelled opener or closer never leaves the resource half started or half shut down.
+public final class SharedSession<Resource: Sendable>: Sendable {
+    /// Counters for status pages and tests.
+    public struct Statistics: Sendable, Hashable {
+        /// Open references.
+        public var openReferences: Int
+        /// Openers waiting for a startup or shutdown to finish.
+        public var waitingOpeners: Int
+        /// Completed startups.
+        public var startups: Int
+        /// Failed startups.
+        public var failedStartups: Int
+        /// Completed shutdowns.
+        public var shutdowns: Int
+        /// The current phase: idle, starting, running, lingering, stopping, retired.
+        public var phase: String
+    }
+
+    private enum Phase {
+        case idle
+        case starting
+        case running(Resource)
+        case lingering(Resource, generation: UInt64)
+        case stopping
+        case retired
+    }
+
+    private struct Waiter {
+        let id: UInt64
+        let holder: String
+        let continuation: UnsafeContinuation<SessionReference, any Error>
+    }
+
+    private struct Storage {
+        var phase = Phase.idle
+        var live: [UInt64: String] = [:]
+        var waiters: [Waiter] = []
+        var nextID: UInt64 = 1
+        var generation: UInt64 = 0
+        var inFlight: Task<Void, Never>?
+        var startups = 0
+        var failedStartups = 0
+        var shutdowns = 0
+        var retiring = false
+    }
+
+    /// The session's name, used in errors ("session stage-x").
+    public let name: String
+    /// How long the resource stays up after the last close.
+    public let linger: Duration
+    private let startup: @Sendable () async throws -> Resource
+    private let shutdown: @Sendable (Resource) async -> Void
+    private let storage = Mutex(Storage())
+
+    /// Creates an idle session. `startup` brings the resource up (open the transport,
+    /// identify, initialise); `shutdown` brings it to its safe state and releases it, and
+    /// must not fail (it logs what went wrong).
+    public init(
+        name: String, linger: Duration = .zero,
+        startup: @escaping @Sendable () async throws -> Resource,
+        shutdown: @escaping @Sendable (Resource) async -> Void
+    ) {
+        self.name = name
+        self.linger = linger
+        self.startup = startup
+        self.shutdown = shutdown
+    }
+
+    /// Opens a reference for `holder`, starting the resource if it is the first. Waits
+    /// (cancellably) while a startup or shutdown is in progress.
+    public func open(by holder: String) async throws -> SessionReference {
+        let step = storage.withLock { state -> OpenStep in
+            switch state.phase {
+            case .running:
+                return .done(Self.register(holder, in: &state))
+            case .lingering(let resource, _):
+                state.phase = .running(resource)
+                state.generation += 1
+                state.inFlight?.cancel()
+                state.inFlight = nil
+                return .done(Self.register(holder, in: &state))
+            case .retired:
+                return .fail(.closed("session \(name)"))
+            case .idle, .starting, .stopping:
+                if state.retiring { return .fail(.closed("session \(name)")) }
+                let id = state.nextID
+                state.nextID += 1
+                return .wait(id)
+            }
+        }
+        switch step {
+        case .done(let reference): return reference
+        case .fail(let error): throw error
+        case .wait(let id): return try await waitForOpen(id: id, holder: holder)
+        }
+    }
+
+    /// Closes a reference. The last close shuts the resource down (after the linger).
+    /// Closing a reference that is not open is an error naming it and its holder.
+    public func close(_ reference: SessionReference) throws(LabvisorError) {
+        try storage.withLock { state throws(LabvisorError) in
+            guard state.live.removeValue(forKey: reference.id) != nil else {
+                throw LabvisorError(
+                    .closed, "unbalanced close of session \(name): \(reference) is not open",
+                    fields: ["session": .string(name), "reference": .int(Int(reference.id)),
+                             "holder": .string(reference.holder)])
+            }
+            if state.live.isEmpty, case .running(let resource) = state.phase {
+                scheduleShutdown(of: resource, in: &state)
+            }
+        }
+    }
+
+    /// The resource, for the holder of an open reference; `closed` otherwise.
+    public func use(_ reference: SessionReference) throws(LabvisorError) -> Resource {
+        try storage.withLock { state throws(LabvisorError) in
+            guard state.live[reference.id] != nil, case .running(let resource) = state.phase else {
+                throw LabvisorError(
+                    .closed, "session \(name) is closed for \(reference)",
+                    fields: ["session": .string(name), "reference": .int(Int(reference.id)),
+                             "holder": .string(reference.holder)])
+            }
+            return resource
+        }
+    }
+
+    /// Counters and phase.
+    public var statistics: Statistics {
+        storage.withLock { state in
+            let phase =
+                switch state.phase {
+                case .idle: "idle"
+                case .starting: "starting"
+                case .running: "running"
+                case .lingering: "lingering"
+                case .stopping: "stopping"
+                case .retired: "retired"
+                }
+            return Statistics(
+                openReferences: state.live.count, waitingOpeners: state.waiters.count,
+                startups: state.startups, failedStartups: state.failedStartups,
+                shutdowns: state.shutdowns, phase: phase)
+        }
+    }
+
+    /// Waits until no startup, shutdown or linger is in progress.
+    public func settle() async {
+        while let task = storage.withLock({ $0.inFlight }) {
+            await task.value
+        }
+    }
+
+    /// Ends the session for good (instrument removed, daemon stopping): waiting and new
+    /// openers fail with `closed`, every reference becomes unusable, and a running resource
+    /// is shut down now, linger or not. Returns when the resource is down.
+    public func retire() async {
+        while true {
+            let (action, waiters) = storage.withLock { state -> (RetireStep<Resource>, [Waiter]) in
+                state.retiring = true
+                let waiters = state.waiters
+                state.waiters.removeAll()
+                switch state.phase {
+                case .starting, .stopping:
+                    return (.wait(state.inFlight!), waiters)
+                case .lingering(let resource, _), .running(let resource):
+                    state.inFlight?.cancel()
+                    state.inFlight = nil
+                    state.phase = .retired
+                    state.live.removeAll()
+                    return (.shutDown(resource), waiters)
+                case .idle, .retired:
+                    state.phase = .retired
+                    state.live.removeAll()
+                    return (.shutDown(nil), waiters)
+                }
+            }
+            for waiter in waiters { waiter.continuation.resume(throwing: LabvisorError.closed("session \(name)")) }
+            switch action {
+            case .wait(let task):
+                await task.value
+            case .shutDown(let resource):
+                if let resource {
+                    await shutdown(resource)
+                    storage.withLock { $0.shutdowns += 1 }
+                }
+                return
+            }
+        }
+    }
+
+    // MARK: - State machine
+
+    private static func register(_ holder: String, in state: inout Storage) -> SessionReference {
+        let id = state.nextID
+        state.nextID += 1
+        state.live[id] = holder
+        return SessionReference(id: id, holder: holder)
+    }
+
+    private func waitForOpen(id: UInt64, holder: String) async throws -> SessionReference {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                let immediate: Result<SessionReference, any Error>? = storage.withLock { state in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    switch state.phase {
+                    case .running:
+                        return .success(Self.register(holder, in: &state))
+                    case .lingering(let resource, _):
+                        state.phase = .running(resource)
+                        state.generation += 1
+                        state.inFlight?.cancel()
+                        state.inFlight = nil
+                        return .success(Self.register(holder, in: &state))
+                    case .retired:
+                        return .failure(LabvisorError.closed("session \(name)"))
+                    case _ where state.retiring:
+                        return .failure(LabvisorError.closed("session \(name)"))
+                    case .idle:
+                        state.waiters.append(Waiter(id: id, holder: holder, continuation: continuation))
+                        startResource(in: &state)
+                        return nil
+                    case .starting, .stopping:
+                        state.waiters.append(Waiter(id: id, holder: holder, continuation: continuation))
+                        return nil
+                    }
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            let waiter = storage.withLock { state -> Waiter? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index)
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// idle → starting, with the startup running in a task the session owns.
+    private func startResource(in state: inout Storage) {
+        state.phase = .starting
+        state.inFlight = Task { await self.runStartup() }
+    }
+
+    private func runStartup() async {
+        let outcome: Result<Resource, any Error>
+        do { outcome = .success(try await startup()) } catch { outcome = .failure(error) }
+        var granted: [(Waiter, SessionReference)] = []
+        var failed: [Waiter] = []
+        storage.withLock { state in
+            state.inFlight = nil
+            switch outcome {
+            case .success(let resource):
+                state.startups += 1
+                state.phase = .running(resource)
+                for waiter in state.waiters {
+                    state.live[waiter.id] = waiter.holder
+                    granted.append((waiter, SessionReference(id: waiter.id, holder: waiter.holder)))
+                }
+                state.waiters.removeAll()
+                // Every opener gave up while it started: shut it down again.
+                if state.live.isEmpty { scheduleShutdown(of: resource, in: &state) }
+            case .failure:
+                state.failedStartups += 1
+                state.phase = .idle
+                failed = state.waiters
+                state.waiters.removeAll()
+            }
+        }
+        for (waiter, reference) in granted { waiter.continuation.resume(returning: reference) }
+        if case .failure(let error) = outcome {
+            for waiter in failed { waiter.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// running with no references → lingering (then stopping) or stopping now.
+    private func scheduleShutdown(of resource: Resource, in state: inout Storage) {
+        if linger > .zero {
+            state.generation += 1
+            let generation = state.generation
+            state.phase = .lingering(resource, generation: generation)
+            let linger = self.linger
+            state.inFlight = Task {
+                do { try await Task.sleep(for: linger) } catch { return }
+                self.lingerEnded(generation: generation)
+            }
+        } else {
+            state.phase = .stopping
+            state.inFlight = Task { await self.runShutdown(resource) }
+        }
+    }
+
+    private func lingerEnded(generation: UInt64) {
+        storage.withLock { state in
+            guard case .lingering(let resource, let current) = state.phase, current == generation else { return }
+            state.phase = .stopping
+            state.inFlight = Task { await self.runShutdown(resource) }
+        }
+    }
+
+    private func runShutdown(_ resource: Resource) async {
+        await shutdown(resource)
+        storage.withLock { state in
+            state.shutdowns += 1
+            state.inFlight = nil
+            guard case .stopping = state.phase else { return }
+            if state.waiters.isEmpty || state.retiring {
+                state.phase = .idle
+            } else {
+                startResource(in: &state)
+            }
+        }
+    }
+}
+
+/// What `SharedSession.open` does after looking at the phase.
+private enum OpenStep {
+    case done(SessionReference)
+    case wait(UInt64)
+    case fail(LabvisorError)
+}
+
+/// What `SharedSession.retire` does after looking at the phase.
+private enum RetireStep<Resource> {
+    case wait(Task<Void, Never>)
+    case shutDown(Resource?)
+}
