@@ -1,1 +1,0 @@
-print("labvisor-bench")
