@@ -65,6 +65,7 @@ private func benchTable(_ names: [String]) -> LeaseTable {
                         let released = releasedAt.withLock { $0 }
                         samples.withLock { $0.add(now - released) }
                     }
+                    if round == rounds - 1 { break }
                     // Hand over once the other side waits.
                     while table.waiterCount == 0 { await Task.yield() }
                     releasedAt.withLock { $0 = .now }

@@ -58,4 +58,12 @@ public struct Event: Sendable, Hashable {
 public protocol EventSink: Sendable {
     /// Publishes an event to every interested subscriber. Never blocks.
     func publish(_ event: Event)
+
+    /// Whether anyone may receive events; publishers skip building events when not.
+    var isObserved: Bool { get }
+}
+
+extension EventSink {
+    /// By default a sink always listens.
+    public var isObserved: Bool { true }
 }

@@ -18,6 +18,8 @@ public final class EventBus: EventSink, Sendable {
     /// The buffer size of subscriptions that do not choose their own.
     public let bufferSize: Int
     private let state = Mutex(State())
+    /// Mirrors `state.channels.count` so publishers can skip building events nobody reads.
+    private let liveChannels = Atomic<Int>(0)
 
     /// Creates a bus whose subscribers buffer at most `bufferSize` events by default
     /// (at least 1).
@@ -51,11 +53,16 @@ public final class EventBus: EventSink, Sendable {
         let registered = state.withLock { state in
             guard !state.isFinished else { return false }
             state.channels.append(channel)
+            liveChannels.store(state.channels.count, ordering: .relaxed)
             return true
         }
         if !registered { _ = channel.close(discard: false) }
         return EventSubscription(bus: self, channel: channel)
     }
+
+    /// Whether anyone subscribes (a relaxed read: a subscription that begins concurrently with
+    /// a publish may or may not see that event either way).
+    public var isObserved: Bool { liveChannels.load(ordering: .relaxed) > 0 }
 
     /// The number of live subscriptions.
     public var subscriberCount: Int { state.withLock { $0.channels.count } }
@@ -65,6 +72,7 @@ public final class EventBus: EventSink, Sendable {
     public func finish() {
         let channels = state.withLock { state in
             state.isFinished = true
+            liveChannels.store(0, ordering: .relaxed)
             defer { state.channels = [] }
             return state.channels
         }
@@ -76,6 +84,7 @@ public final class EventBus: EventSink, Sendable {
         state.withLock { state in
             if let index = state.channels.firstIndex(where: { $0 === channel }) {
                 state.channels.remove(at: index)
+                liveChannels.store(state.channels.count, ordering: .relaxed)
             }
         }
     }

@@ -89,6 +89,7 @@ public final class LeaseTable: Sendable {
         var nextLeaseNumber = 1
         var history: Deque<AllocationRecord> = []
         var requestsSeen = 0
+        var tokens = TokenSource()
     }
 
     /// The limits in force.
@@ -168,9 +169,9 @@ public final class LeaseTable: Sendable {
         let queuedAt = Date()
         let attempt = try storage.withLock { state throws(LabvisorError) -> Result<Lease, LabvisorError>? in
             try validate(request, in: state)
-            if canGrant(request, in: state, blockedBy: blockedByWaiters(in: state)) != nil {
+            if let names = canGrant(request, in: state, blockedBy: blockedByWaiters(in: state)) {
                 state.requestsSeen += 1
-                return .success(grant(request, to: client, queuedAt: queuedAt, in: &state))
+                return .success(grant(names, for: request, to: client, queuedAt: queuedAt, in: &state))
             }
             if timeout == .zero {
                 state.requestsSeen += 1
@@ -377,8 +378,8 @@ public final class LeaseTable: Sendable {
         switch request {
         case .names(let names):
             guard !names.isEmpty else { throw LabvisorError.invalidArgument("names", "at least one instrument is needed") }
-            guard Set(names).count == names.count else {
-                throw LabvisorError.invalidArgument("names", "an instrument is named twice")
+            for (index, name) in names.enumerated() where names[..<index].contains(name) {
+                throw LabvisorError.invalidArgument("names", "\(name) is named twice")
             }
             for name in names where state.entries[name] == nil { throw LabvisorError.notFound("instrument", name) }
         case .query(let query, let count):
@@ -417,7 +418,8 @@ public final class LeaseTable: Sendable {
         }
         switch request {
         case .names(let names):
-            return names.allSatisfy(free) ? names.sorted() : nil
+            guard names.allSatisfy(free) else { return nil }
+            return names.count == 1 ? names : names.sorted()
         case .query(let query, let count):
             var chosen: [String] = []
             for name in state.names where free(name) && query.matches(state.entries[name]!.document) {
@@ -428,10 +430,11 @@ public final class LeaseTable: Sendable {
         }
     }
 
-    private func grant(_ request: LeaseRequest, to client: ClientRef, queuedAt: Date, in state: inout Storage) -> Lease {
-        let names = canGrant(request, in: state, blockedBy: [])!
+    /// Gives `names` (which `canGrant` chose for `request`) to `client`.
+    private func grant(_ names: [String], for request: LeaseRequest, to client: ClientRef, queuedAt: Date,
+                       in state: inout Storage) -> Lease {
         let lease = Lease(
-            id: "L\(state.nextLeaseNumber)", token: Self.randomToken(), instruments: names, holder: client,
+            id: "L\(state.nextLeaseNumber)", token: state.tokens.next(), instruments: names, holder: client,
             grantedAt: Date())
         state.nextLeaseNumber += 1
         for name in names { state.entries[name]!.lease = lease.id }
@@ -452,8 +455,8 @@ public final class LeaseTable: Sendable {
         var index = state.waiters.startIndex
         while index < state.waiters.endIndex {
             let waiter = state.waiters[index]
-            if canGrant(waiter.request, in: state, blockedBy: blocked) != nil {
-                let lease = grant(waiter.request, to: waiter.client, queuedAt: waiter.queuedAt, in: &state)
+            if let names = canGrant(waiter.request, in: state, blockedBy: blocked) {
+                let lease = grant(names, for: waiter.request, to: waiter.client, queuedAt: waiter.queuedAt, in: &state)
                 state.waiters.remove(at: index)
                 granted.append((waiter, lease))
             } else {
@@ -524,8 +527,8 @@ public final class LeaseTable: Sendable {
                     return .failure(error)
                 }
                 state.requestsSeen += 1
-                if canGrant(request, in: state, blockedBy: blockedByWaiters(in: state)) != nil {
-                    return .success(grant(request, to: client, queuedAt: queuedAt, in: &state))
+                if let names = canGrant(request, in: state, blockedBy: blockedByWaiters(in: state)) {
+                    return .success(grant(names, for: request, to: client, queuedAt: queuedAt, in: &state))
                 }
                 state.waiters.append(
                     Waiter(id: id, client: client, request: request, queuedAt: queuedAt, continuation: continuation))
@@ -553,7 +556,7 @@ public final class LeaseTable: Sendable {
     }
 
     private func publishGrant(_ lease: Lease) {
-        guard let events else { return }
+        guard let events, events.isObserved else { return }
         for instrument in lease.instruments {
             events.publish(
                 Event(
@@ -567,7 +570,7 @@ public final class LeaseTable: Sendable {
 
     private func publishEnd(_ record: AllocationRecord) {
         recordSink?(record)
-        guard let events else { return }
+        guard let events, events.isObserved else { return }
         for instrument in record.instruments {
             events.publish(
                 Event(
@@ -584,12 +587,4 @@ public final class LeaseTable: Sendable {
         deliver(grants)
     }
 
-    private static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        let hex = String(high, radix: 16) + String(repeating: "0", count: 16 - String(low, radix: 16).count)
-            + String(low, radix: 16)
-        return String(repeating: "0", count: 32 - hex.count) + hex
-    }
 }

@@ -52,6 +52,25 @@ indirect enum QueryNode: Sendable {
     /// A field path and the conditions on it, all of which must hold.
     case field(FieldPath, [FieldCondition])
 
+    /// A rough cost of evaluating the node, used to try cheap clauses first: `$and` stops at
+    /// the first clause that fails and `$or` at the first that holds, and clauses have no side
+    /// effects, so the order changes only the time taken, never the answer.
+    var estimatedCost: Int {
+        switch self {
+        case .and(let nodes), .or(let nodes): nodes.reduce(1) { $0 + $1.estimatedCost }
+        case .not(let node): node.estimatedCost + 1
+        case .field(let path, let conditions): conditions.reduce(path.segments.count) { $0 + $1.estimatedCost }
+        }
+    }
+
+    /// `nodes`, cheapest first (stable for equal costs).
+    static func cheapestFirst(_ nodes: [QueryNode]) -> [QueryNode] {
+        nodes.enumerated().sorted { left, right in
+            let (a, b) = (left.element.estimatedCost, right.element.estimatedCost)
+            return a != b ? a < b : left.offset < right.offset
+        }.map(\.element)
+    }
+
     func matches(_ document: JSONValue) -> Bool {
         switch self {
         case .and(let nodes):
@@ -163,6 +182,14 @@ enum FieldCondition: Sendable {
     case none(FieldPredicate)
     case not([FieldCondition])
 
+    /// A rough cost, for `QueryNode.estimatedCost`.
+    var estimatedCost: Int {
+        switch self {
+        case .any(let predicate), .none(let predicate): predicate.estimatedCost
+        case .not(let conditions): conditions.reduce(1) { $0 + $1.estimatedCost }
+        }
+    }
+
     /// Evaluates the condition when the path resolved simply (no array traversal).
     func holds(value: JSONValue?) -> Bool {
         switch self {
@@ -200,6 +227,17 @@ enum FieldPredicate: Sendable {
     case regex(CompiledRegex)
 
     enum Comparison: Sendable { case gt, gte, lt, lte }
+
+    /// A rough cost: equality and presence are cheap, sets and comparisons middling,
+    /// regular expressions dear.
+    var estimatedCost: Int {
+        switch self {
+        case .equals, .exists: 1
+        case .compare: 2
+        case .isIn: 3
+        case .regex: 8
+        }
+    }
 
     /// Whether `value` or, when it is an array, any of its elements satisfies the predicate
     /// (Mongo's implicit array matching at the end of a path).

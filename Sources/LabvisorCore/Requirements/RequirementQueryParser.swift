@@ -45,7 +45,7 @@ enum RequirementQueryParser {
                 for (index, element) in elements.enumerated() {
                     nodes.append(try parseQuery(element, at: "\(here)[\(index)]", depth: depth + 1))
                 }
-                clauses.append(key == "$and" ? .and(nodes) : .or(nodes))
+                clauses.append(key == "$and" ? .and(QueryNode.cheapestFirst(nodes)) : .or(QueryNode.cheapestFirst(nodes)))
             case "$not":
                 guard case .object = value else {
                     throw failure(here, "$not needs a query object, not \(describe(value))")
@@ -55,7 +55,7 @@ enum RequirementQueryParser {
                 throw failure(here, "unknown operator '\(key)'")
             }
         }
-        return clauses.count == 1 ? clauses[0] : .and(clauses)
+        return clauses.count == 1 ? clauses[0] : .and(QueryNode.cheapestFirst(clauses))
     }
 
     // MARK: Field level

@@ -37,12 +37,7 @@ public func suspend<Value: Sendable>(
         }
     }
     guard let deadline else { return try await wait() }
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask {
-            do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return }
-            expire(.deadline)
-        }
-        defer { group.cancelAll() }
-        return try await wait()
-    }
+    let timer = DeadlineScheduler.shared.schedule(at: deadline) { expire(.deadline) }
+    defer { DeadlineScheduler.shared.cancel(timer) }
+    return try await wait()
 }

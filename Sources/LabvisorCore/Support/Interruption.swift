@@ -81,46 +81,42 @@ public struct InterruptibleOutcome<Value: Sendable>: Sendable {
     public var result: Result<Value, any Error>
 }
 
-/// Runs `body` in a child task and waits for the first of: the body finishing, `deadline`
-/// passing, `interruption` firing, or the calling task being cancelled. Anything but the
-/// body finishing cancels the body; either way this returns only after the body has ended,
-/// so the caller can rely on it no longer running (a driver is never re-entered).
+/// Runs `body` in a task of its own and waits for the first of: the body finishing,
+/// `deadline` passing, `interruption` firing, or the calling task being cancelled. Anything
+/// but the body finishing cancels the body and waits for it to end, so in every case the
+/// caller can rely on it no longer running when this returns (a driver is never re-entered).
+///
+/// The body runs in an unstructured task rather than a task-group child so that the normal
+/// case costs one suspension: the caller resumes as soon as the body has stored its result,
+/// without joining the task, which ends on its own right after. (A group child cost a second
+/// suspension for the join; `labvisor-bench calls.dispatch` measures this path.)
 public func withInterruption<Value: Sendable>(
     _ interruption: Interruption,
     deadline: ContinuousClock.Instant? = nil,
     _ body: @escaping @Sendable () async throws -> Value
 ) async -> InterruptibleOutcome<Value> {
-    let result = ResultSlot<Value>()
-    return await withTaskGroup(of: Void.self) { group in
-        group.addTask {
-            let outcome: Result<Value, any Error>
-            do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
-            result.value.withLock { $0 = outcome }
-            interruption.fire(.completed)
-        }
-        if let deadline {
-            group.addTask {
-                do {
-                    try await Task.sleep(until: deadline, clock: .continuous)
-                    interruption.fire(.deadline)
-                } catch {
-                    // Cancelled: the body finished or was interrupted first.
-                }
-            }
-        }
-        let signal = await withTaskCancellationHandler {
-            await interruption.wait()
-        } onCancel: {
-            interruption.fire(.cancelled)
-        }
-        group.cancelAll()
-        await group.waitForAll()
-        let ended = result.value.withLock { $0 }!
-        return InterruptibleOutcome(signal: signal, result: ended)
+    let slot = ResultSlot<Value>()
+    let task = Task {
+        let outcome: Result<Value, any Error>
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+        slot.value.withLock { $0 = outcome }
+        interruption.fire(.completed)
     }
+    let timer = deadline.map { DeadlineScheduler.shared.schedule(at: $0) { interruption.fire(.deadline) } }
+    let signal = await withTaskCancellationHandler {
+        await interruption.wait()
+    } onCancel: {
+        interruption.fire(.cancelled)
+    }
+    if let timer { DeadlineScheduler.shared.cancel(timer) }
+    if signal != .completed {
+        task.cancel()
+        await task.value
+    }
+    return InterruptibleOutcome(signal: signal, result: slot.value.withLock { $0 }!)
 }
 
-/// Carries a child task's result to its parent.
+/// Carries the body's result to the caller.
 private final class ResultSlot<Value: Sendable>: Sendable {
     let value = Mutex<Result<Value, any Error>?>(nil)
 }
