@@ -52,12 +52,14 @@ private func benchTable(_ names: [String]) -> LeaseTable {
     let rounds = 20_000
     let releasedAt = Shared<ContinuousClock.Instant>(.now)
     let samples = Shared(LatencySamples(capacity: rounds))
+    // Side 0 holds the lease before either side starts, so side 1 cannot take it first.
+    let first = try await table.acquire(.names(["stage-x"]), for: ClientRef(id: 1, name: "side 0"), timeout: .zero)
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         for side in 0..<2 {
             group.addTask {
                 let me = ClientRef(id: UInt64(side + 1), name: "side \(side)")
-                var lease: Lease? = side == 0 ? try await table.acquire(.names(["stage-x"]), for: me, timeout: .zero) : nil
+                var lease: Lease? = side == 0 ? first : nil
                 for round in 0..<rounds where round % 2 == side {
                     if lease == nil {
                         lease = try await table.acquire(.names(["stage-x"]), for: me, timeout: .seconds(10))
@@ -67,7 +69,16 @@ private func benchTable(_ names: [String]) -> LeaseTable {
                     }
                     if round == rounds - 1 { break }
                     // Hand over once the other side waits.
-                    while table.waiterCount == 0 { await Task.yield() }
+                    let spinStart = ContinuousClock.now
+                    while table.waiterCount == 0 {
+                        try Task.checkCancellation()
+                        if ContinuousClock.now - spinStart > .seconds(5) {
+                            throw LabvisorError(
+                                .timeout,
+                                "handoff stalled in round \(round) on side \(side): waiters \(table.waiterCount), leases \(table.leases), seen \(table.requestsSeen), scheduler pending \(DeadlineScheduler.shared.pending)")
+                        }
+                        await Task.yield()
+                    }
                     releasedAt.withLock { $0 = .now }
                     try table.release(lease!.id, by: me)
                     lease = nil
