@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need, builds, runs every test, and fails on any
-# failing test or when no test ran at all.
+# The test command: installs what the tests need, builds, and runs every test twice: once
+# plainly and once under ThreadSanitizer (`LockedState` uses pthread mutexes so TSan sees
+# our locking). Fails on any failing test, any TSan report, or when no test ran at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,21 +10,34 @@ scripts/setup.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-swift build --build-tests
-set +e
-swift test 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
+# run_tests LABEL SWIFT-TEST-ARGS...
+run_tests() {
+    local label=$1
+    shift
+    echo "test: $label" >&2
+    set +e
+    swift test "$@" 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    set -e
+    if [ "$status" -ne 0 ]; then
+        echo "test: $label: swift test failed (exit $status)" >&2
+        exit "$status"
+    fi
+    if grep -q "WARNING: ThreadSanitizer" "$log"; then
+        echo "test: $label: ThreadSanitizer reported a data race" >&2
+        exit 1
+    fi
+    # Swift Testing closes with "Test run with N tests in M suites passed".
+    local summary count
+    summary=$(grep -E "Test run with [0-9]+ tests? .*passed" "$log" | tail -1 || true)
+    count=$(echo "$summary" | sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/')
+    if [ -z "$summary" ] || [ "${count:-0}" -eq 0 ]; then
+        echo "test: $label: no tests ran" >&2
+        exit 1
+    fi
+    echo "test: $label: $count tests passed" >&2
+}
 
-if [ "$status" -ne 0 ]; then
-    echo "test: swift test failed (exit $status)" >&2
-    exit "$status"
-fi
-# Swift Testing closes with "Test run with N tests in M suites passed".
-summary=$(grep -E "Test run with [0-9]+ tests? .*passed" "$log" | tail -1 || true)
-count=$(echo "$summary" | sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/')
-if [ -z "$summary" ] || [ "${count:-0}" -eq 0 ]; then
-    echo "test: no tests ran" >&2
-    exit 1
-fi
-echo "test: $count tests passed"
+swift build --build-tests
+run_tests "debug build"
+run_tests "ThreadSanitizer" --sanitize=thread --scratch-path .build-tsan

@@ -1,5 +1,4 @@
 import LabvisorCore
-import Synchronization
 
 /// The benchmarks of the core concepts (issue "Foundation").
 let coreBenchmarks: [Benchmark] = [
@@ -253,7 +252,7 @@ private let benchOrigin = ContinuousClock.now
 
 /// A value shared between benchmark tasks, behind a lock.
 private final class Shared<Value: Sendable>: Sendable {
-    private let value: Mutex<Value>
-    init(_ value: Value) { self.value = Mutex(value) }
+    private let value: LockedState<Value>
+    init(_ value: Value) { self.value = LockedState(value) }
     func withLock<Result: Sendable>(_ body: (inout Value) -> Result) -> Result { value.withLock { body(&$0) } }
 }

@@ -1,11 +1,10 @@
 import Foundation
 import LabvisorCore
-import Synchronization
 import Testing
 
 /// Collects published events for assertions.
 final class EventRecorder: EventSink {
-    private let events = Mutex<[Event]>([])
+    private let events = LockedState<[Event]>([])
 
     func publish(_ event: Event) { events.withLock { $0.append(event) } }
 
@@ -16,8 +15,8 @@ final class EventRecorder: EventSink {
 
 /// A thread-safe counter or log for tests.
 final class Locked<Value: Sendable>: Sendable {
-    private let value: Mutex<Value>
-    init(_ value: Value) { self.value = Mutex(value) }
+    private let value: LockedState<Value>
+    init(_ value: Value) { self.value = LockedState(value) }
     func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
     var current: Value { value.withLock { $0 } }
 }

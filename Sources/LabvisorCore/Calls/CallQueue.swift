@@ -1,5 +1,4 @@
 import DequeModule
-import Synchronization
 
 /// The per-instrument call queue: calls run one at a time in arrival order, so a driver is
 /// never re-entered.
@@ -65,7 +64,7 @@ public final class CallQueue: Sendable {
     /// The most calls that may wait (not counting the one running).
     public let capacity: Int
     private let events: (any EventSink)?
-    private let storage = Mutex(Storage())
+    private let storage = LockedState(Storage())
 
     /// Creates a queue for `instrument`, publishing oneway outcomes to `events`.
     public init(instrument: String, capacity: Int = 64, events: (any EventSink)? = nil) {

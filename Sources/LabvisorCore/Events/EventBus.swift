@@ -17,7 +17,7 @@ public final class EventBus: EventSink, Sendable {
 
     /// The buffer size of subscriptions that do not choose their own.
     public let bufferSize: Int
-    private let state = Mutex(State())
+    private let state = LockedState(State())
     /// Mirrors `state.channels.count` so publishers can skip building events nobody reads.
     private let liveChannels = Atomic<Int>(0)
 

@@ -1,5 +1,4 @@
 import DequeModule
-import Synchronization
 
 /// The bounded buffer between the bus and one subscriber, with at most one suspended reader.
 ///
@@ -8,13 +7,13 @@ import Synchronization
 final class EventChannel: Sendable {
     /// The subscriber's filter, applied by the bus before `offer`.
     let filter: EventFilter
-    private let state: Mutex<EventBuffer>
+    private let state: LockedState<EventBuffer>
 
     /// Creates an empty channel holding at most `capacity` events.
     init(filter: EventFilter, capacity: Int) {
         precondition(capacity > 0, "EventBus buffer size must be at least 1, got \(capacity)")
         self.filter = filter
-        self.state = Mutex(EventBuffer(capacity: capacity))
+        self.state = LockedState(EventBuffer(capacity: capacity))
     }
 
     /// Buffers `event`, or hands it straight to the waiting reader: in that case the

@@ -80,8 +80,10 @@ public struct AllocationRecord: Sendable, Hashable {
     public var holder: String
     /// The instruments granted.
     public var instruments: [String]
+    /// What was asked for.
+    public var request: LeaseRequest
     /// The request as JSON (`{"names": [...]}` or `{"where": {...}, "count": n}`).
-    public var requirements: JSONValue
+    public var requirements: JSONValue { request.json }
     /// When the request was made.
     public var queuedAt: Date
     /// When it was granted.

@@ -1,6 +1,5 @@
 import DequeModule
 import Foundation
-import Synchronization
 
 /// The lease (lock) table: who has exclusive control of which instrument, who waits for
 /// it, and who observes it.
@@ -54,7 +53,7 @@ public final class LeaseTable: Sendable {
     private struct Entry {
         var document: JSONValue
         var status: String
-        var lease: String?
+        var lease: Int?
         var observers: Set<UInt64> = []
     }
 
@@ -81,9 +80,11 @@ public final class LeaseTable: Sendable {
     private struct Storage {
         var entries: [String: Entry] = [:]
         var names: [String] = []  // sorted, for deterministic query grants
-        var held: [String: Held] = [:]
-        var byToken: [String: String] = [:]
-        var revoked: [String: Revoked] = [:]
+        // Leases are keyed by their number (the digits of "L17"): hashing an Int is cheaper
+        // than hashing the id string, and the uncontended acquire is a hot path.
+        var held: [Int: Held] = [:]
+        var byToken: [String: Int] = [:]
+        var revoked: [Int: Revoked] = [:]
         var waiters: Deque<Waiter> = []
         var nextWaiterID: UInt64 = 1
         var nextLeaseNumber = 1
@@ -96,7 +97,7 @@ public final class LeaseTable: Sendable {
     public let limits: Limits
     private let events: (any EventSink)?
     private let recordSink: (@Sendable (AllocationRecord) -> Void)?
-    private let storage = Mutex(Storage())
+    private let storage = LockedState(Storage())
 
     /// Creates an empty table. `events` receives lease events; `recordSink` receives each
     /// allocation record when its lease ends (the store writes them).
@@ -171,7 +172,7 @@ public final class LeaseTable: Sendable {
             try validate(request, in: state)
             if let names = canGrant(request, in: state, blockedBy: blockedByWaiters(in: state)) {
                 state.requestsSeen += 1
-                return .success(grant(names, for: request, to: client, queuedAt: queuedAt, in: &state))
+                return .success(grant(names, for: request, to: client, queuedAt: queuedAt, grantedAt: queuedAt, in: &state))
             }
             if timeout == .zero {
                 state.requestsSeen += 1
@@ -196,16 +197,17 @@ public final class LeaseTable: Sendable {
     /// a revoked lease just forgets the revocation.
     public func release(_ leaseID: String, by client: ClientRef, token: String? = nil) throws(LabvisorError) {
         let (record, grants) = try storage.withLock { state throws(LabvisorError) -> (AllocationRecord?, [(Waiter, Lease)]) in
-            if let held = state.held[leaseID] {
+            guard let number = Self.number(of: leaseID) else { throw LabvisorError.notFound("lease", leaseID) }
+            if let held = state.held[number] {
                 guard held.lease.holder == client || token == held.lease.token else {
                     throw LabvisorError(
                         .permissionDenied, "\(held.lease) cannot be released by \(client)",
                         fields: ["lease": .string(leaseID), "holder": .string(held.lease.holder.description)])
                 }
-                let record = end(leaseID, reason: .released, in: &state)
+                let record = end(number, reason: .released, in: &state)
                 return (record, grantWaiters(in: &state))
             }
-            if state.revoked.removeValue(forKey: leaseID) != nil { return (nil, []) }
+            if state.revoked.removeValue(forKey: number) != nil { return (nil, []) }
             throw LabvisorError.notFound("lease", leaseID)
         }
         finish(record, grants: grants)
@@ -215,7 +217,9 @@ public final class LeaseTable: Sendable {
     public func revoke(_ leaseID: String, by administrator: String, reason: String) throws(LabvisorError) {
         let (revoked, grants) = try storage.withLock {
             state throws(LabvisorError) -> ((Lease, AllocationRecord), [(Waiter, Lease)]) in
-            guard let revoked = revokeLocked(leaseID, by: administrator, reason: reason, in: &state) else {
+            guard let number = Self.number(of: leaseID),
+                let revoked = revokeLocked(number, by: administrator, reason: reason, in: &state)
+            else {
                 throw LabvisorError.notFound("lease", leaseID)
             }
             return (revoked, grantWaiters(in: &state))
@@ -225,13 +229,13 @@ public final class LeaseTable: Sendable {
     }
 
     /// Ends a live lease as revoked and remembers it for its holder; nil if not live.
-    private func revokeLocked(_ leaseID: String, by administrator: String, reason: String, in state: inout Storage)
+    private func revokeLocked(_ number: Int, by administrator: String, reason: String, in state: inout Storage)
         -> (Lease, AllocationRecord)?
     {
-        guard let lease = state.held[leaseID]?.lease,
-            let record = end(leaseID, reason: .revoked(by: administrator, reason: reason), in: &state)
+        guard let lease = state.held[number]?.lease,
+            let record = end(number, reason: .revoked(by: administrator, reason: reason), in: &state)
         else { return nil }
-        state.revoked[leaseID] = Revoked(lease: lease, by: administrator, reason: reason, at: Date())
+        state.revoked[number] = Revoked(lease: lease, by: administrator, reason: reason, at: Date())
         return (lease, record)
     }
 
@@ -254,8 +258,8 @@ public final class LeaseTable: Sendable {
     @discardableResult
     public func releaseAll(heldBy client: ClientRef, reason: ReleaseReason = .clientDisconnected) -> [AllocationRecord] {
         let (records, cancelled, grants) = storage.withLock { state -> ([AllocationRecord], [Waiter], [(Waiter, Lease)]) in
-            let leaseIDs = state.held.values.filter { $0.lease.holder == client }.map(\.lease.id)
-            let records = leaseIDs.compactMap { end($0, reason: reason, in: &state) }
+            let numbers = state.held.filter { $0.value.lease.holder == client }.map(\.key)
+            let records = numbers.compactMap { end($0, reason: reason, in: &state) }
             state.revoked = state.revoked.filter { $0.value.lease.holder != client }
             for name in state.names where state.entries[name]!.observers.contains(client.id) {
                 state.entries[name]!.observers.remove(client.id)
@@ -430,19 +434,21 @@ public final class LeaseTable: Sendable {
         }
     }
 
-    /// Gives `names` (which `canGrant` chose for `request`) to `client`.
+    /// Gives `names` (which `canGrant` chose for `request`) to `client`. An immediate grant
+    /// passes `grantedAt` (its request time) to read the wall clock once.
     private func grant(_ names: [String], for request: LeaseRequest, to client: ClientRef, queuedAt: Date,
-                       in state: inout Storage) -> Lease {
-        let lease = Lease(
-            id: "L\(state.nextLeaseNumber)", token: state.tokens.next(), instruments: names, holder: client,
-            grantedAt: Date())
+                       grantedAt: Date? = nil, in state: inout Storage) -> Lease {
+        let number = state.nextLeaseNumber
         state.nextLeaseNumber += 1
-        for name in names { state.entries[name]!.lease = lease.id }
-        state.byToken[lease.token] = lease.id
-        state.held[lease.id] = Held(
+        let lease = Lease(
+            id: "L\(number)", token: state.tokens.next(), instruments: names, holder: client,
+            grantedAt: grantedAt ?? Date())
+        for name in names { state.entries[name]!.lease = number }
+        state.byToken[lease.token] = number
+        state.held[number] = Held(
             lease: lease,
             record: AllocationRecord(
-                leaseID: lease.id, holder: client.description, instruments: names, requirements: request.json,
+                leaseID: lease.id, holder: client.description, instruments: names, request: request,
                 queuedAt: queuedAt, startedAt: lease.grantedAt))
         return lease
     }
@@ -468,9 +474,9 @@ public final class LeaseTable: Sendable {
     }
 
     /// Ends a live lease; returns its completed record.
-    private func end(_ leaseID: String, reason: ReleaseReason, in state: inout Storage) -> AllocationRecord? {
-        guard var held = state.held.removeValue(forKey: leaseID) else { return nil }
-        for name in held.lease.instruments where state.entries[name]?.lease == leaseID {
+    private func end(_ number: Int, reason: ReleaseReason, in state: inout Storage) -> AllocationRecord? {
+        guard var held = state.held.removeValue(forKey: number) else { return nil }
+        for name in held.lease.instruments where state.entries[name]?.lease == number {
             state.entries[name]!.lease = nil
         }
         state.byToken.removeValue(forKey: held.lease.token)
@@ -499,7 +505,7 @@ public final class LeaseTable: Sendable {
         if let leaseID = entry.lease, let held = state.held[leaseID] {
             let since = held.lease.grantedAt.formatted(.iso8601)
             fields["holder"] = .string(held.lease.holder.description)
-            fields["lease"] = .string(leaseID)
+            fields["lease"] = .string(held.lease.id)
             fields["since"] = .string(since)
             message = "\(name) is locked by \(held.lease.holder) since \(since)"
         } else {
@@ -508,6 +514,12 @@ public final class LeaseTable: Sendable {
         message += "; \(waiters) waiting; status \(entry.status)"
         if code == .timeout { message = "timed out waiting for \(request): " + message }
         return LabvisorError(code, message, fields: fields)
+    }
+
+    /// The number in a lease id ("L17" → 17).
+    private static func number(of leaseID: String) -> Int? {
+        guard leaseID.first == "L" else { return nil }
+        return Int(leaseID.dropFirst())
     }
 
     // MARK: - Waiting

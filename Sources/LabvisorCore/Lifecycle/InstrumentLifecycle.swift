@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The lifecycle state of one instrument. Transitions are checked against
 /// `LifecycleTransitions`; an illegal one is rejected with an error naming both states and
@@ -21,13 +20,13 @@ public final class InstrumentLifecycle: Sendable {
     /// The instrument's name.
     public let instrument: String
     private let events: (any EventSink)?
-    private let current: Mutex<(state: LifecycleState, since: Date)>
+    private let current: LockedState<(state: LifecycleState, since: Date)>
 
     /// Creates the lifecycle of `instrument` in `initial` state, publishing to `events`.
     public init(instrument: String, initial: LifecycleState = .discovered, events: (any EventSink)? = nil) {
         self.instrument = instrument
         self.events = events
-        current = Mutex((initial, Date()))
+        current = LockedState((initial, Date()))
     }
 
     /// The current state.

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The run state of one long-running thing: `idle`, `running`, `stopping` (cancel
 /// requested), `stopped`, with start and stop times, run time, and hooks on start, cancel
@@ -46,13 +45,13 @@ public final class RunState: Sendable, CustomStringConvertible {
 
     /// The name, for logs and status ("daemon", "session stage-x", "stream cam-1").
     public let name: String
-    private let storage: Mutex<Storage>
+    private let storage: LockedState<Storage>
 
     /// Creates an idle run state. A child of `parent` is cancelled when the parent is; a
     /// child created under a parent that is already stopping or stopped starts cancelled.
     public init(name: String, parent: RunState? = nil) {
         self.name = name
-        storage = Mutex(Storage())
+        storage = LockedState(Storage())
         if let parent {
             storage.withLock { $0.parent = parent }
             if !parent.adopt(self) { cancel(reason: "parent \(parent.name) is \(parent.phase)") }

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A reference-counted resource (a driver session): the first `open` starts it up, further
 /// opens only count, the last `close` shuts it down, after an optional linger during which
@@ -65,7 +64,7 @@ public final class SharedSession<Resource: Sendable>: Sendable {
     public let linger: Duration
     private let startup: @Sendable () async throws -> Resource
     private let shutdown: @Sendable (Resource) async -> Void
-    private let storage = Mutex(Storage())
+    private let storage = LockedState(Storage())
 
     /// Creates an idle session. `startup` brings the resource up (open the transport,
     /// identify, initialise); `shutdown` brings it to its safe state and releases it, and

@@ -1,5 +1,4 @@
 import HeapModule
-import Synchronization
 
 /// Runs actions at deadlines, for every deadline in the process (call timeouts, lease
 /// waits): a min-heap of deadlines and at most one sleeping task, which is replaced only when
@@ -34,7 +33,7 @@ public final class DeadlineScheduler: Sendable {
     /// The scheduler every component uses.
     public static let shared = DeadlineScheduler()
 
-    private let state = Mutex(State())
+    private let state = LockedState(State())
 
     /// Creates a scheduler (tests may use their own).
     public init() {}

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Why an interruptible body stopped being waited for.
 public enum InterruptSignal: Sendable, Hashable {
@@ -22,7 +21,7 @@ public final class Interruption: Sendable {
         case fired(InterruptSignal)
     }
 
-    private let state = Mutex(State.armed)
+    private let state = LockedState(State.armed)
 
     /// Creates an armed interruption.
     public init() {}
@@ -118,5 +117,5 @@ public func withInterruption<Value: Sendable>(
 
 /// Carries the body's result to the caller.
 private final class ResultSlot<Value: Sendable>: Sendable {
-    let value = Mutex<Result<Value, any Error>?>(nil)
+    let value = LockedState<Result<Value, any Error>?>(nil)
 }
