@@ -5,8 +5,8 @@ import HeapModule
 /// a new deadline is earlier than the one it sleeps until.
 ///
 /// Scheduling and cancelling cost a lock and a heap insert or a dictionary removal, not a
-/// task each: with per-call sleeping tasks, a call with a deadline cost ~13 us instead of
-/// ~5 us in `labvisor-bench calls.dispatch-deadline`. Cancelled deadlines stay in the heap
+/// task each: with a sleeping task per call, a call with a deadline took ~13 us in
+/// `labvisor-bench calls.dispatch-deadline`; with this scheduler it takes ~4.5 us. Cancelled deadlines stay in the heap
 /// until they come up (or a compaction), so the common "call finished long before its
 /// timeout" path never wakes anyone.
 public final class DeadlineScheduler: Sendable {
