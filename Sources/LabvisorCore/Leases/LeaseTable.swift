@@ -241,15 +241,12 @@ public final class LeaseTable: Sendable {
 
     private func publishRevocation(of lease: Lease, record: AllocationRecord, by administrator: String, reason: String) {
         recordSink?(record)
-        for instrument in lease.instruments {
-            events?.publish(
-                Event(
-                    kind: .leaseRevoked, instrument: instrument,
-                    fields: [
-                        "lease": .string(lease.id), "holder": .string(lease.holder.description),
-                        "by": .string(administrator), "reason": .string(reason),
-                    ]))
-        }
+        publish(
+            .leaseRevoked, on: lease.instruments,
+            fields: [
+                "lease": .string(lease.id), "holder": .string(lease.holder.description),
+                "by": .string(administrator), "reason": .string(reason),
+            ])
     }
 
     /// Frees everything `client` held: its leases end (`clientDisconnected`), its waiting
@@ -568,30 +565,30 @@ public final class LeaseTable: Sendable {
     }
 
     private func publishGrant(_ lease: Lease) {
-        guard let events, events.isObserved else { return }
-        for instrument in lease.instruments {
-            events.publish(
-                Event(
-                    kind: .leaseAcquired, instrument: instrument,
-                    fields: [
-                        "lease": .string(lease.id), "holder": .string(lease.holder.description),
-                        "instruments": .array(lease.instruments.map(JSONValue.string)),
-                    ]))
-        }
+        publish(
+            .leaseAcquired, on: lease.instruments,
+            fields: [
+                "lease": .string(lease.id), "holder": .string(lease.holder.description),
+                "instruments": .array(lease.instruments.map(JSONValue.string)),
+            ])
     }
 
     private func publishEnd(_ record: AllocationRecord) {
         recordSink?(record)
+        publish(
+            .leaseReleased, on: record.instruments,
+            fields: [
+                "lease": .string(record.leaseID), "holder": .string(record.holder),
+                "reason": .string(record.releaseReason?.code ?? "released"),
+            ])
+    }
+
+    /// One event per instrument, so that subscribers filtering by instrument see it. The
+    /// fields are built only when someone listens.
+    private func publish(_ kind: Event.Kind, on instruments: [String], fields: @autoclosure () -> [String: JSONValue]) {
         guard let events, events.isObserved else { return }
-        for instrument in record.instruments {
-            events.publish(
-                Event(
-                    kind: .leaseReleased, instrument: instrument,
-                    fields: [
-                        "lease": .string(record.leaseID), "holder": .string(record.holder),
-                        "reason": .string(record.releaseReason?.code ?? "released"),
-                    ]))
-        }
+        let fields = fields()
+        for instrument in instruments { events.publish(Event(kind: kind, instrument: instrument, fields: fields)) }
     }
 
     private func finish(_ record: AllocationRecord?, grants: [(Waiter, Lease)]) {

@@ -83,30 +83,13 @@ public final class SharedSession<Resource: Sendable>: Sendable {
     /// Opens a reference for `holder`, starting the resource if it is the first. Waits
     /// (cancellably) while a startup or shutdown is in progress.
     public func open(by holder: String) async throws -> SessionReference {
-        let step = storage.withLock { state -> OpenStep in
-            switch state.phase {
-            case .running:
-                return .done(Self.register(holder, in: &state))
-            case .lingering(let resource, _):
-                state.phase = .running(resource)
-                state.generation += 1
-                state.inFlight?.cancel()
-                state.inFlight = nil
-                return .done(Self.register(holder, in: &state))
-            case .retired:
-                return .fail(.closed("session \(name)"))
-            case .idle, .starting, .stopping:
-                if state.retiring { return .fail(.closed("session \(name)")) }
-                let id = state.nextID
-                state.nextID += 1
-                return .wait(id)
-            }
+        let (now, id) = storage.withLock { state -> (Result<SessionReference, LabvisorError>?, UInt64) in
+            if let now = openNow(holder, in: &state) { return (now, 0) }
+            defer { state.nextID += 1 }
+            return (nil, state.nextID)
         }
-        switch step {
-        case .done(let reference): return reference
-        case .fail(let error): throw error
-        case .wait(let id): return try await waitForOpen(id: id, holder: holder)
-        }
+        if let now { return try now.get() }
+        return try await waitForOpen(id: id, holder: holder)
     }
 
     /// Closes a reference. The last close shuts the resource down (after the linger).
@@ -204,6 +187,25 @@ public final class SharedSession<Resource: Sendable>: Sendable {
 
     // MARK: - State machine
 
+    /// Opens at once when the resource is up (cutting a linger short), fails when the session
+    /// is retired or retiring; nil means the opener has to wait for a startup or shutdown.
+    private func openNow(_ holder: String, in state: inout Storage) -> Result<SessionReference, LabvisorError>? {
+        switch state.phase {
+        case .running:
+            return .success(Self.register(holder, in: &state))
+        case .lingering(let resource, _):
+            state.phase = .running(resource)
+            state.generation += 1
+            state.inFlight?.cancel()
+            state.inFlight = nil
+            return .success(Self.register(holder, in: &state))
+        case .retired:
+            return .failure(.closed("session \(name)"))
+        case .idle, .starting, .stopping:
+            return state.retiring ? .failure(.closed("session \(name)")) : nil
+        }
+    }
+
     private static func register(_ holder: String, in state: inout Storage) -> SessionReference {
         let id = state.nextID
         state.nextID += 1
@@ -216,27 +218,10 @@ public final class SharedSession<Resource: Sendable>: Sendable {
             try await withUnsafeThrowingContinuation { continuation in
                 let immediate: Result<SessionReference, any Error>? = storage.withLock { state in
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    switch state.phase {
-                    case .running:
-                        return .success(Self.register(holder, in: &state))
-                    case .lingering(let resource, _):
-                        state.phase = .running(resource)
-                        state.generation += 1
-                        state.inFlight?.cancel()
-                        state.inFlight = nil
-                        return .success(Self.register(holder, in: &state))
-                    case .retired:
-                        return .failure(LabvisorError.closed("session \(name)"))
-                    case _ where state.retiring:
-                        return .failure(LabvisorError.closed("session \(name)"))
-                    case .idle:
-                        state.waiters.append(Waiter(id: id, holder: holder, continuation: continuation))
-                        startResource(in: &state)
-                        return nil
-                    case .starting, .stopping:
-                        state.waiters.append(Waiter(id: id, holder: holder, continuation: continuation))
-                        return nil
-                    }
+                    if let now = openNow(holder, in: &state) { return now.mapError { $0 } }
+                    state.waiters.append(Waiter(id: id, holder: holder, continuation: continuation))
+                    if case .idle = state.phase { startResource(in: &state) }
+                    return nil
                 }
                 if let immediate { continuation.resume(with: immediate) }
             }
@@ -324,13 +309,6 @@ public final class SharedSession<Resource: Sendable>: Sendable {
             }
         }
     }
-}
-
-/// What `SharedSession.open` does after looking at the phase.
-private enum OpenStep {
-    case done(SessionReference)
-    case wait(UInt64)
-    case fail(LabvisorError)
 }
 
 /// What `SharedSession.retire` does after looking at the phase.
