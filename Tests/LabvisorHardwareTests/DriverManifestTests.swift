@@ -132,6 +132,41 @@ import Testing
         #expect(error.message.contains("drivers/demo/driver.toml:11"))
     }
 
+    @Test(arguments: [
+        // (edit, key, expected line): the line is given only when the key is on one line.
+        ("baud = 115200", "baud = 115200\nbaudrate = 9600", "transport.baudrate", 12),
+        ("kind = \"stage\"", "kind = \"motor\"", "kind", 2),
+        ("[safe_state]", "[safe_stat]\n[safe_state]", "safe_stat", 13),
+        ("vendor_id = \"0403\"", "vendor_id = \"403\"", "match[0].vendor_id", 6),
+        ("vendor_id = \"0403\"\nproduct_id = \"6001\"", "", "match[0]", 5),
+    ])
+    func validationErrorsCarryTheLineWhenUnambiguous(edit: String, with: String, key: String, line: Int) throws {
+        let text = Self.valid.replacingOccurrences(of: edit, with: with)
+        let error = try #require(throws: LabvisorError.self) {
+            try DriverManifestParser.parse(text, file: "f.toml", folderName: "demo")
+        }
+        #expect(error.fields["key"] == .string(key))
+        #expect(error.fields["line"] == .int(line))
+    }
+
+    @Test func lineOfAKeyInTheSecondRule() throws {
+        let text = Self.valid + "\n[[match]]\nvendor_id = \"x\"\n"
+        let error = try #require(throws: LabvisorError.self) {
+            try DriverManifestParser.parse(text, file: "f.toml", folderName: "demo")
+        }
+        #expect(error.fields["key"] == .string("match[1].vendor_id"))
+        #expect(error.fields["line"] == .int(17))
+    }
+
+    @Test func duplicateKeyIsASyntaxErrorWithItsLine() throws {
+        let text = Self.valid.replacingOccurrences(of: "baud = 115200", with: "baud = 1\nbaud = 2")
+        let error = try #require(throws: LabvisorError.self) {
+            try DriverManifestParser.parse(text, file: "f.toml", folderName: "demo")
+        }
+        // TOML itself refuses the duplicate key: a syntax error, whose line TOMLKit gives.
+        #expect(error.fields["line"] == .int(12))
+    }
+
     @Test func loaderRejectsAMissingDirectory() throws {
         let error = try #require(throws: LabvisorError.self) {
             try DriverManifestLoader.load(searchPath: [RepositoryPaths.root + "/no-such-drivers"])

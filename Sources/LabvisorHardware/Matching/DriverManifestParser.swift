@@ -5,8 +5,9 @@ import TOMLKit
 ///
 /// Validation is strict: an unknown key anywhere is an error (a typo must not pass
 /// silently), and so is a value of the wrong type or out of range. Every error is a
-/// `LabvisorError.invalidManifest` naming the file, the key path and the reason; TOMLKit
-/// gives line numbers for syntax errors only, so only those carry `line`.
+/// `LabvisorError.invalidManifest` naming the file, the key path and the reason. TOMLKit
+/// gives line numbers for syntax errors only; for other errors the line is looked up in the
+/// text (`ManifestKeyLocator`) and given only when the key occurs on exactly one line.
 ///
 /// The format (see `drivers/*/driver.toml` for real ones):
 ///
@@ -38,6 +39,21 @@ public enum DriverManifestParser {
     /// Parses `text`. `file` names the manifest in errors. When `folderName` is given, the
     /// manifest's `id` must equal it.
     public static func parse(_ text: String, file: String, folderName: String? = nil) throws(LabvisorError)
+        -> DriverManifest
+    {
+        do {
+            return try parseWithoutLines(text, file: file, folderName: folderName)
+        } catch {
+            // Add the line of the key where the text shows it unambiguously.
+            guard error.fields["line"] == nil, let key = error.fields["key"]?.string, !key.isEmpty,
+                let reason = error.fields["reason"]?.string,
+                let line = ManifestKeyLocator.line(of: key, in: text)
+            else { throw error }
+            throw LabvisorError.invalidManifest(file: file, key: key, reason: reason, line: line)
+        }
+    }
+
+    private static func parseWithoutLines(_ text: String, file: String, folderName: String?) throws(LabvisorError)
         -> DriverManifest
     {
         let table: TOMLTable
