@@ -79,7 +79,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware"]),
+        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware", "LabvisorCore"]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
     ],
     swiftLanguageModes: [.v6]
