@@ -14,12 +14,14 @@ let package = Package(
         .library(name: "LabvisorServer", targets: ["LabvisorServer"]),
         .library(name: "LabvisorClient", targets: ["LabvisorClient"]),
         .executable(name: "labvisor-bench", targets: ["labvisor-bench"]),
+        .executable(name: "labvisor", targets: ["labvisor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (`scripts/setup.sh` installs them).
@@ -40,7 +42,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // udev discovery, libusb, serial ports (I/O).
-        .target(name: "LabvisorHardware", dependencies: ["LabvisorCore", "CLibUSB", "CUdev"]),
+        // Driver manifests (TOML), matching and udev rules generation live here too.
+        .target(
+            name: "LabvisorHardware",
+            dependencies: ["LabvisorCore", "CLibUSB", "CUdev", .product(name: "TOMLKit", package: "TOMLKit")]),
         // The SDK that drivers import.
         .target(name: "LabvisorDriverKit", dependencies: ["LabvisorCore", "LabvisorHardware"]),
         // The device side of instruments, for tests and demo mode.
@@ -59,6 +64,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // The command-line tool (`labvisor udev-rules`, ...).
+        .executableTarget(
+            name: "labvisor",
+            dependencies: [
+                "LabvisorHardware",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
         .testTarget(
             name: "LabvisorCoreTests",
             dependencies: [
@@ -66,7 +79,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware"]),
+        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware", "LabvisorCore"]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
     ],
     swiftLanguageModes: [.v6]
