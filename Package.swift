@@ -29,6 +29,10 @@ let package = Package(
         .systemLibrary(
             name: "CUdev", path: "Sources/CUdev", pkgConfig: "libudev",
             providers: [.apt(["libudev-dev"])]),
+        // umockdev's testbed API, for the hardware tests only (never linked into the daemon).
+        .systemLibrary(
+            name: "CUMockdev", path: "Sources/CUMockdev", pkgConfig: "umockdev-1.0",
+            providers: [.apt(["libumockdev-dev"])]),
 
         // The concepts of DESIGN.md, pure Swift, no I/O.
         .target(
@@ -40,7 +44,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // udev discovery, libusb, serial ports (I/O).
-        .target(name: "LabvisorHardware", dependencies: ["LabvisorCore", "CLibUSB", "CUdev"]),
+        .target(
+            name: "LabvisorHardware",
+            dependencies: [
+                "LabvisorCore", "CLibUSB", "CUdev",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // The SDK that drivers import.
         .target(name: "LabvisorDriverKit", dependencies: ["LabvisorCore", "LabvisorHardware"]),
         // The device side of instruments, for tests and demo mode.
@@ -67,6 +77,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware"]),
+        // Runs the real libudev code against umockdev testbeds. Must run under
+        // `umockdev-wrapper` (scripts/test.sh runs it so); fails loudly otherwise.
+        .testTarget(name: "LabvisorUmockdevTests", dependencies: ["LabvisorHardware", "CUMockdev"]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
     ],
     swiftLanguageModes: [.v6]
