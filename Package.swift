@@ -77,8 +77,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware"]),
-        // Runs the real libudev code against umockdev testbeds. Must run under
-        // `umockdev-wrapper` (scripts/test.sh runs it so); fails loudly otherwise.
+        // Runs the real libudev code against umockdev testbeds. Each test re-runs itself
+        // under `umockdev-wrapper` when the preload is missing; fails loudly without umockdev.
         .testTarget(name: "LabvisorUmockdevTests", dependencies: ["LabvisorHardware", "CUMockdev"]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
     ],

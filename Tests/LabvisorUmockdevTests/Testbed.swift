@@ -12,7 +12,7 @@ struct UmockdevMissing: Error, CustomStringConvertible {
 
 /// A umockdev testbed: a private `/sys` and `/dev` that libudev in this process sees.
 ///
-/// Requires the preload library (`umockdev-wrapper`, which `scripts/test.sh` uses). Without
+/// Requires the preload library (see `UmockdevReexec`). Without
 /// it, creating one throws, so the test FAILS with instructions instead of silently testing
 /// the real machine. One testbed at a time per process (umockdev keeps it in the
 /// environment), hence `.serialized` on the suites that use it.
@@ -23,9 +23,8 @@ final class Testbed {
         let preload = getenv("LD_PRELOAD").map { String(cString: $0) } ?? ""
         guard preload.contains("libumockdev-preload") else {
             throw UmockdevMissing(
-                description: "LD_PRELOAD lacks libumockdev-preload.so: run these tests under umockdev-wrapper "
-                    + "(scripts/test.sh does: umockdev-wrapper .build/debug/labvisorPackageTests.xctest "
-                    + "--testing-library swift-testing --filter LabvisorUmockdevTests)")
+                description: "LD_PRELOAD lacks libumockdev-preload.so: start the test with "
+                    + "UmockdevReexec.runHere(suite:), which re-runs it under umockdev-wrapper")
         }
         guard let testbed = umockdev_testbed_new() else { throw UmockdevMissing(description: "umockdev_testbed_new failed") }
         pointer = testbed

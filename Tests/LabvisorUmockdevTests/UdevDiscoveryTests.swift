@@ -3,9 +3,11 @@ import LabvisorHardware
 import Testing
 
 /// The real libudev code of `UdevDiscovery` against umockdev testbeds. One testbed per
-/// process at a time, so the tests run one after another.
+/// process at a time, so the tests run one after another. Each test re-runs itself under
+/// `umockdev-wrapper` when this process lacks the preload (`UmockdevReexec`).
 @Suite(.serialized) struct UdevDiscoveryTests {
     @Test func coldplugReportsEveryDeviceWithItsExactIdentityThenTheMarker() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
         let testbed = try Testbed()
         try testbed.add(Records.ftdi)
         try testbed.add(Records.raw)
@@ -25,6 +27,7 @@ import Testing
     }
 
     @Test func hotplugAddReportsTheGroupedIdentityOnce() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
         let testbed = try Testbed()
         let harness = DiscoveryHarness(settleWindow: .milliseconds(50))
         try await harness.waitForEvents(1)
@@ -39,6 +42,7 @@ import Testing
     }
 
     @Test func removeThenReplugWithinTheGracePeriodReattaches() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
         let testbed = try Testbed()
         try testbed.add(Records.ftdi)
         let harness = DiscoveryHarness(settleWindow: .milliseconds(50), gracePeriod: .seconds(10))
@@ -67,6 +71,7 @@ import Testing
     }
 
     @Test func removedDeviceExpiresAfterTheGracePeriod() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
         let testbed = try Testbed()
         try testbed.add(Records.raw)
         let harness = DiscoveryHarness(settleWindow: .milliseconds(50), gracePeriod: .milliseconds(200))
@@ -92,6 +97,7 @@ import Testing
     }
 
     @Test func cancellingRunEndsTheThreadAndFinishesTheStream() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
         let testbed = try Testbed()
         let harness = DiscoveryHarness()
         try await harness.waitForEvents(1)
