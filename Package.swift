@@ -29,7 +29,7 @@ let package = Package(
         .systemLibrary(
             name: "CUdev", path: "Sources/CUdev", pkgConfig: "libudev",
             providers: [.apt(["libudev-dev"])]),
-        // umockdev's testbed API, for the hardware tests only (never linked into the daemon).
+        // umockdev's testbed API, for the hardware tests and the discovery benchmark (never in the daemon).
         .systemLibrary(
             name: "CUMockdev", path: "Sources/CUMockdev", pkgConfig: "umockdev-1.0",
             providers: [.apt(["libumockdev-dev"])]),
@@ -65,7 +65,8 @@ let package = Package(
         .executableTarget(
             name: "labvisor-bench",
             dependencies: [
-                "LabvisorCore",
+                "LabvisorCore", "LabvisorHardware",
+                "CUMockdev",  // discovery.hotplug runs against a umockdev testbed
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
