@@ -80,7 +80,13 @@ let package = Package(
         .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware"]),
         // Runs the real libudev code against umockdev testbeds. Each test re-runs itself
         // under `umockdev-wrapper` when the preload is missing; fails loudly without umockdev.
-        .testTarget(name: "LabvisorUmockdevTests", dependencies: ["LabvisorHardware", "CUMockdev"]),
+        .testTarget(
+            name: "LabvisorUmockdevTests",
+            dependencies: [
+                "LabvisorHardware", "CUMockdev",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
     ],
     swiftLanguageModes: [.v6]

@@ -53,6 +53,12 @@ enum Records {
 
         """
 
+    /// `ftdi` cut before the tty record: (usb_device and interface, tty).
+    static var ftdiSplitAtTTY: (String, String) {
+        let range = ftdi.range(of: "P: \(ftdiTTYPath)")!
+        return (String(ftdi[..<range.lowerBound]), String(ftdi[range.lowerBound...]))
+    }
+
     static let ftdiIdentity = DeviceIdentity(
         bus: "usb", vendorID: "0403", productID: "6001", serial: "FT5XYZ12", manufacturer: "FTDI",
         product: "FT232R USB UART", portPath: "1-3", deviceNodes: ["/dev/bus/usb/001/007", "/dev/ttyUSB0"],

@@ -1,5 +1,7 @@
 import LabvisorCore
 import LabvisorHardware
+import Logging
+import ServiceLifecycle
 import Testing
 
 /// The real libudev code of `UdevDiscovery` against umockdev testbeds. One testbed per
@@ -96,12 +98,54 @@ import Testing
         _ = testbed
     }
 
+    @Test func aTTYAppearingLaterIsAChangeOfTheSameDevice() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
+        let testbed = try Testbed()
+        let (withoutTTY, tty) = Records.ftdiSplitAtTTY
+        try testbed.add(withoutTTY)
+        let harness = DiscoveryHarness(settleWindow: .milliseconds(50))
+        let events = try await harness.waitForEvents(2)
+        var before = Records.ftdiIdentity
+        before.deviceNodes = ["/dev/bus/usb/001/007"]
+        before.properties["ID_LABVISOR_ROLE"] = nil  // only the tty record has it
+        #expect(events == [.added(before), .coldplugComplete])
+
+        try testbed.add(tty)  // the driver created the tty later
+        try await harness.waitForEvents(3)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(harness.events == [.added(before), .coldplugComplete, .changed(Records.ftdiIdentity)])
+        try await harness.stop()
+        _ = testbed
+    }
+
     @Test func cancellingRunEndsTheThreadAndFinishesTheStream() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
         let testbed = try Testbed()
         let harness = DiscoveryHarness()
         try await harness.waitForEvents(1)
         try await harness.stop()
+        _ = testbed
+    }
+
+    @Test func gracefulShutdownOfItsServiceGroupEndsRun() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
+        let testbed = try Testbed()
+        let discovery = UdevDiscovery()
+        let group = ServiceGroup(services: [discovery], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        let ended = LockedState(false)
+        let reader = Task {
+            for await _ in discovery.events {}
+            ended.withLock { $0 = true }  // the stream finishes when run() returns
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        await group.triggerGracefulShutdown()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !ended.withLock({ $0 }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(ended.withLock { $0 }, "run() did not return within 5 s of graceful shutdown")
+        running.cancel()
+        reader.cancel()
+        _ = try? await running.value
         _ = testbed
     }
 

@@ -49,7 +49,9 @@ struct MonitorWait {
         return poll(&fd, 1, 0) > 0 && fd.revents & Int16(POLLIN) != 0
     }
 
-    /// The poll timeout for `deadline`, rounded up to whole milliseconds; -1 for none.
+    /// The poll timeout for `deadline`, rounded up to whole milliseconds; -1 for none. The
+    /// rounding adds up to 1 ms to a settle deadline (`ppoll`, with nanoseconds, is not in
+    /// Swift's Glibc module); the `discovery.hotplug` benchmark includes it.
     static func timeoutMilliseconds(until deadline: ContinuousClock.Instant?) -> Int32 {
         guard let deadline else { return -1 }
         let left = ContinuousClock.now.duration(to: deadline)
