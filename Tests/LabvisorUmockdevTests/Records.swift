@@ -2,6 +2,27 @@ import LabvisorCore
 
 /// umockdev records and the identities discovery must read from them.
 enum Records {
+    /// The xHCI root hub the devices hang off: discovery must not report hubs.
+    static let rootHub = """
+        P: /devices/pci0000:00/0000:00:14.0/usb1
+        N: bus/usb/001/001
+        E: SUBSYSTEM=usb
+        E: DEVTYPE=usb_device
+        E: DEVNAME=/dev/bus/usb/001/001
+        A: idVendor=1d6b\\n
+        A: idProduct=0002\\n
+        A: bDeviceClass=09\\n
+        A: manufacturer=Linux 6.1.0 xhci-hcd\\n
+        A: product=xHCI Host Controller\\n
+
+        P: /devices/pci0000:00/0000:00:14.0/usb1/1-0:1.0
+        E: SUBSYSTEM=usb
+        E: DEVTYPE=usb_interface
+        E: DRIVER=hub
+        A: bInterfaceClass=09\\n
+
+        """
+
     static let ftdiPath = "/devices/pci0000:00/0000:00:14.0/usb1/1-3"
     static let ftdiInterfacePath = ftdiPath + "/1-3:1.0"
     static let ftdiTTYPath = ftdiInterfacePath + "/ttyUSB0/tty/ttyUSB0"

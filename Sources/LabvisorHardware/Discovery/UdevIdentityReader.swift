@@ -34,7 +34,8 @@ final class UdevIdentityReader {
         }
     }
 
-    /// The identity of the usb_device at `syspath`, `nil` when it is not (or no longer) there.
+    /// The identity of the usb_device at `syspath`, `nil` when it is not (or no longer) there
+    /// or is a hub.
     func identity(ofUSBDevice syspath: String) -> DeviceIdentity? {
         guard let device = udev_device_new_from_syspath(udev, syspath) else { return nil }
         defer { udev_device_unref(device) }
@@ -54,7 +55,9 @@ final class UdevIdentityReader {
         return string(udev_device_get_syspath(parent))
     }
 
+    /// `nil` for hubs (`bDeviceClass` 09, root hubs included): they are not instruments.
     private func identity(of usbDevice: OpaquePointer) -> DeviceIdentity? {
+        if Self.attribute(usbDevice, "bDeviceClass") == "09" { return nil }
         guard let syspath = Self.string(udev_device_get_syspath(usbDevice)),
             let vendorID = Self.hexID(usbDevice, attribute: "idVendor", property: "ID_VENDOR_ID"),
             let productID = Self.hexID(usbDevice, attribute: "idProduct", property: "ID_MODEL_ID")
