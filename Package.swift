@@ -31,6 +31,10 @@ let package = Package(
         .systemLibrary(
             name: "CUdev", path: "Sources/CUdev", pkgConfig: "libudev",
             providers: [.apt(["libudev-dev"])]),
+        // umockdev's testbed API, for the hardware tests and the discovery benchmark (never in the daemon).
+        .systemLibrary(
+            name: "CUMockdev", path: "Sources/CUMockdev", pkgConfig: "umockdev-1.0",
+            providers: [.apt(["libumockdev-dev"])]),
 
         // The concepts of DESIGN.md, pure Swift, no I/O.
         .target(
@@ -45,7 +49,12 @@ let package = Package(
         // Driver manifests (TOML), matching and udev rules generation live here too.
         .target(
             name: "LabvisorHardware",
-            dependencies: ["LabvisorCore", "CLibUSB", "CUdev", .product(name: "TOMLKit", package: "TOMLKit")]),
+            dependencies: [
+                "LabvisorCore", "CLibUSB", "CUdev",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]),
         // The SDK that drivers import.
         .target(name: "LabvisorDriverKit", dependencies: ["LabvisorCore", "LabvisorHardware"]),
         // The device side of instruments, for tests and demo mode.
@@ -60,7 +69,8 @@ let package = Package(
         .executableTarget(
             name: "labvisor-bench",
             dependencies: [
-                "LabvisorCore",
+                "LabvisorCore", "LabvisorHardware",
+                "CUMockdev",  // discovery.hotplug runs against a umockdev testbed
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -80,6 +90,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware", "LabvisorCore"]),
+        // Runs the real libudev code against umockdev testbeds. Each test re-runs itself
+        // under `umockdev-wrapper` when the preload is missing; fails loudly without umockdev.
+        .testTarget(
+            name: "LabvisorUmockdevTests",
+            dependencies: [
+                "LabvisorHardware", "CUMockdev",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
     ],
     swiftLanguageModes: [.v6]

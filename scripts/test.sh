@@ -2,10 +2,18 @@
 # The test command: installs what the tests need, builds, and runs every test twice: once
 # plainly and once under ThreadSanitizer (`LockedState` uses pthread mutexes so TSan sees
 # our locking). Fails on any failing test, any TSan report, or when no test ran at all.
+#
+# Hardware tests run the real libudev code against umockdev testbeds. They need umockdev's
+# preload library; each of them re-runs itself in a child process under `umockdev-wrapper`
+# (Tests/LabvisorUmockdevTests/UmockdevReexec.swift), so a plain `swift test` runs them too.
+# Every pass must show them passing (REQUIRED_SUITES), so they can never silently not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+
+# Suites that must have run and passed in every pass.
+REQUIRED_SUITES=(UdevDiscoveryTests)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -35,6 +43,13 @@ run_tests() {
         echo "test: $label: no tests ran" >&2
         exit 1
     fi
+    local suite
+    for suite in "${REQUIRED_SUITES[@]}"; do
+        if ! grep -q "Suite $suite passed" "$log"; then
+            echo "test: $label: required suite $suite did not run and pass" >&2
+            exit 1
+        fi
+    done
     echo "test: $label: $count tests passed" >&2
 }
 
