@@ -39,8 +39,17 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // epoll and eventfd, which Glibc's Swift module does not export.
+        .target(name: "CLinuxIO"),
+        // termios2 (`BOTHER` custom baud rates); `<asm/termbits.h>` stays in its own .c file.
+        .target(name: "CSerialShim"),
         // udev discovery, libusb, serial ports (I/O).
-        .target(name: "LabvisorHardware", dependencies: ["LabvisorCore", "CLibUSB", "CUdev"]),
+        .target(
+            name: "LabvisorHardware",
+            dependencies: [
+                "LabvisorCore", "CLibUSB", "CUdev", "CLinuxIO", "CSerialShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The SDK that drivers import.
         .target(name: "LabvisorDriverKit", dependencies: ["LabvisorCore", "LabvisorHardware"]),
         // The device side of instruments, for tests and demo mode.
@@ -56,6 +65,7 @@ let package = Package(
             name: "labvisor-bench",
             dependencies: [
                 "LabvisorCore",
+                "LabvisorHardware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -66,7 +76,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware"]),
+        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware", "LabvisorCore", "CSerialShim"]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
     ],
     swiftLanguageModes: [.v6]
