@@ -79,6 +79,13 @@ final class PseudoTerminal: Sendable {
         }
     }
 
+    /// Waits (blocking, at most 2 s) until bytes written by the device can be read on the
+    /// port's side, without reading them.
+    func waitUntilPortHasInput() -> Bool {
+        var entry = pollfd(fd: slave, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 2000) == 1
+    }
+
     /// Unplugs the device: closes the master, which hangs up the slave.
     func unplug() {
         guard registration.endError == nil else { return }

@@ -16,6 +16,24 @@ import Testing
         }
     }
 
+    @Test func requestsFromATaskOnTheReactorThread() async throws {
+        try await withReactor { reactor in
+            let pty = try PseudoTerminal(reactor: reactor)
+            defer { pty.close() }
+            let port = try SerialPort.open(pty.path, reactor: reactor)
+            defer { port.close() }
+            let device = pty.serveLines { line in "echo:\(line)\n" }
+            defer { device.cancel() }
+            let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
+            try await withTaskExecutorPreference(reactor) {
+                for index in 0..<20 {
+                    let reply = try await exchange.request(Array("ping \(index)\n".utf8), timeout: .seconds(5))
+                    #expect(reply == "echo:ping \(index)")
+                }
+            }
+        }
+    }
+
     @Test func concurrentRequestsTakeTurns() async throws {
         try await withPortOnPTY { port, pty in
             let device = pty.serveLines { line in
@@ -70,40 +88,63 @@ import Testing
 
     @Test func garbageWithoutEndTimesOutInsteadOfHanging() async throws {
         try await withPortOnPTY { port, pty in
-            let device = pty.serveLines { line in line == "half" ? "no terminator" : "ok:\(line)\n" }
+            let (written, writtenSignal) = AsyncStream<Void>.makeStream()
+            let device = Task {
+                #expect(try await pty.readLine() == "half")
+                try await pty.write("no terminator")
+                writtenSignal.yield()
+                #expect(try await pty.readLine() == "next")
+                try await pty.write("ok:next\n")
+            }
             defer { device.cancel() }
             let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
             let error = await labvisorError { _ = try await exchange.request(Array("half\n".utf8), timeout: .milliseconds(100)) }
             #expect(error?.code == .timeout)
             #expect(error?.message.contains(port.path) == true)
+            // Whenever the partial line arrived, it is gone before the next request.
+            for await _ in written { break }
+            try await Task.sleep(for: .milliseconds(50))
             // The partial line was dropped: it does not prefix the next answer.
             let reply = try await exchange.request(Array("next\n".utf8), timeout: .seconds(5))
             #expect(reply == "ok:next")
+            try await device.value
         }
     }
 
     @Test func aLateReplyToATimedOutRequestIsNotTakenForTheNextAnswer() async throws {
         try await withPortOnPTY { port, pty in
-            let device = pty.serveLines { line in
-                if line == "slow" { try? await Task.sleep(for: .milliseconds(150)) }
-                return "reply:\(line)\n"
+            let (timedOut, timedOutSignal) = AsyncStream<Void>.makeStream()
+            let (answered, answeredSignal) = AsyncStream<Void>.makeStream()
+            let device = Task {
+                #expect(try await pty.readLine() == "slow")
+                // Answer only after the request gave up.
+                for await _ in timedOut { break }
+                try await pty.write("reply:slow\n")
+                answeredSignal.yield()
+                #expect(try await pty.readLine() == "fast")
+                try await pty.write("reply:fast\n")
             }
             defer { device.cancel() }
             let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
             let error = await labvisorError { _ = try await exchange.request(Array("slow\n".utf8), timeout: .milliseconds(50)) }
             #expect(error?.code == .timeout)
-            // The late reply arrives before the next request is sent.
-            try await Task.sleep(for: .milliseconds(250))
+            timedOutSignal.yield()
+            for await _ in answered { break }
+            // Let the late reply reach the port before the next request.
+            try await Task.sleep(for: .milliseconds(50))
             let reply = try await exchange.request(Array("fast\n".utf8), timeout: .seconds(5))
             #expect(reply == "reply:fast")
+            try await device.value
         }
     }
 
     @Test func aLateReplyDuringTheNextRequestIsSetAsideByTheMatcher() async throws {
         try await withPortOnPTY { port, pty in
-            let device = pty.serveLines { line in
-                if line == "slow" { try? await Task.sleep(for: .milliseconds(150)) }
-                return "\(line):done\n"
+            let device = Task {
+                #expect(try await pty.readLine() == "slow")
+                // The late reply comes once the next request has been written.
+                #expect(try await pty.readLine() == "fast")
+                try await pty.write("slow:done\nfast:done\n")
             }
             defer { device.cancel() }
             // Replies echo their command: a reply answers the request it names.
@@ -112,11 +153,11 @@ import Testing
             }
             let error = await labvisorError { _ = try await exchange.request(Array("slow\n".utf8), timeout: .milliseconds(50)) }
             #expect(error?.code == .timeout)
-            // Sent at once: the device answers "slow" first, then this.
             let reply = try await exchange.request(Array("fast\n".utf8), timeout: .seconds(5))
             #expect(reply == "fast:done")
             let late = try await exchange.nextUnsolicited(timeout: .seconds(1))
             #expect(late == "slow:done")
+            try await device.value
         }
     }
 

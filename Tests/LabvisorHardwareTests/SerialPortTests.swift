@@ -153,7 +153,7 @@ import Testing
         try await withPortOnPTY { port, pty in
             try await pty.write("stale input\n")
             // Wait until it has arrived, without reading it.
-            try await Task.sleep(for: .milliseconds(50))
+            #expect(pty.waitUntilPortHasInput())
             try port.flush(.input)
             #expect(await labvisorError { _ = try await port.read(upTo: 64, timeout: .milliseconds(50)) }?.code == .timeout)
 

@@ -6,15 +6,23 @@ import LabvisorCore
 /// every registered descriptor, so a hundred serial ports cost one thread, not a hundred,
 /// and nothing polls.
 ///
-/// Descriptors are registered edge-triggered for input, output, hang-up and error. An event
+/// Descriptors are registered edge-triggered for input, hang-up and error, and for output
+/// only while a task waits to write (otherwise every byte the device reads would wake the
+/// loop for nothing). An event
 /// resumes the tasks waiting in `IORegistration.perform(_:deadline:_:)`; a hang-up or error
 /// ends the registration with `deviceGone`, failing its pending and later waits at once.
 ///
-/// The thread starts with the first registration and stops in `shutdown()`, which ends every
-/// registration with `unavailable`. A reactor that was shut down starts again on the next
-/// registration. The thread holds a reference to the reactor while it runs, so a running
-/// reactor lives until it is shut down.
-public final class IOReactor: Sendable {
+/// The reactor is also a `TaskExecutor`: a task that runs under
+/// `withTaskExecutorPreference(reactor)` is resumed on the reactor thread itself when its
+/// descriptor becomes ready, saving the hop to the global executor's threads (half the
+/// latency of a serial round trip; see `serial.roundtrip` in `labvisor-bench`). Such code must
+/// not block: it runs between `epoll_wait` calls.
+///
+/// The thread starts with the first registration (or job) and stops in `shutdown()`, which
+/// ends every registration with `unavailable`. A reactor that was shut down starts again on
+/// the next registration or job. The thread holds a reference to the reactor while it runs,
+/// so a running reactor lives until it is shut down.
+public final class IOReactor: TaskExecutor, Sendable {
     /// The reactor every serial port uses unless told otherwise; started lazily.
     public static let shared = IOReactor(name: "labvisor.io")
 
@@ -32,9 +40,12 @@ public final class IOReactor: Sendable {
         var loop: Loop?
         var registrations: [UInt64: IORegistration] = [:]
         var nextID: UInt64 = 1
+        /// Jobs of tasks that prefer this reactor as their executor.
+        var jobs: [UnownedJob] = []
     }
 
-    /// `data.u64` of the eventfd's epoll entry; registrations count from 1.
+    /// `data.u64` of the eventfd's epoll entry (written by `shutdown` and by `enqueue`);
+    /// registrations count from 1.
     private static let wakeID: UInt64 = 0
 
     private let state = LockedState(State())
@@ -42,6 +53,34 @@ public final class IOReactor: Sendable {
     /// Creates a reactor. Its thread starts with the first registration.
     public init(name: String = "labvisor.io") {
         self.name = name
+    }
+
+    /// Runs `job` on the reactor thread (the `TaskExecutor` requirement), starting the
+    /// thread if needed.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        state.withLock { state in
+            let loop: Loop
+            if let running = state.loop {
+                loop = running
+            } else {
+                do {
+                    loop = try startLoop()
+                } catch {
+                    // Dropping the job would hang its task forever.
+                    fatalError("IOReactor '\(name)' cannot run a job: \(error)")
+                }
+                state.loop = loop
+            }
+            state.jobs.append(job)
+            // The loop runs queued jobs before it sleeps again, so a job enqueued on its own
+            // thread (a port became ready) needs no wake-up.
+            if state.jobs.count == 1 && pthread_equal(pthread_self(), loop.thread) == 0 {
+                // Under the lock, so `shutdown` cannot close the eventfd meanwhile.
+                var one: UInt64 = 1
+                _ = Glibc.write(loop.wake, &one, MemoryLayout<UInt64>.size)
+            }
+        }
     }
 
     /// Whether the loop thread is running.
@@ -69,7 +108,7 @@ public final class IOReactor: Sendable {
             let id = state.nextID
             state.nextID += 1
             var event = epoll_event()
-            event.events = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+            event.events = IORegistration.events(writable: false)
             event.data.u64 = id
             guard epoll_ctl(loop.epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
                 throw Self.systemError("cannot watch \(name) for I/O", errno: errno)
@@ -115,6 +154,17 @@ public final class IOReactor: Sendable {
         }
     }
 
+    /// Changes the epoll events of a registration, if it is still registered.
+    func modify(_ registration: IORegistration, events: UInt32) {
+        state.withLock { state in
+            guard state.registrations[registration.id] != nil, let loop = state.loop else { return }
+            var event = epoll_event()
+            event.events = events
+            event.data.u64 = registration.id
+            _ = epoll_ctl(loop.epoll, EPOLL_CTL_MOD, registration.fd, &event)
+        }
+    }
+
     // MARK: - The loop thread
 
     private func startLoop() throws(LabvisorError) -> Loop {
@@ -135,12 +185,12 @@ public final class IOReactor: Sendable {
             Glibc.close(wake)
             throw Self.systemError("cannot watch the reactor's eventfd", errno: code)
         }
-        let context = Unmanaged.passRetained(LoopContext(reactor: self, epoll: epoll))
+        let context = Unmanaged.passRetained(LoopContext(reactor: self, epoll: epoll, wake: wake))
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { raw in
             guard let raw else { return nil }
             let context = Unmanaged<LoopContext>.fromOpaque(raw).takeRetainedValue()
-            context.reactor.run(epoll: context.epoll)
+            context.reactor.run(epoll: context.epoll, wake: context.wake)
             return nil
         }, context.toOpaque())
         guard result == 0 else {
@@ -156,30 +206,45 @@ public final class IOReactor: Sendable {
     private final class LoopContext {
         let reactor: IOReactor
         let epoll: Int32
-        init(reactor: IOReactor, epoll: Int32) {
+        let wake: Int32
+        init(reactor: IOReactor, epoll: Int32, wake: Int32) {
             self.reactor = reactor
             self.epoll = epoll
+            self.wake = wake
         }
     }
 
-    /// The loop: waits for events and hands them to their registrations until the eventfd
-    /// fires (it is written only by `shutdown`).
-    private func run(epoll: Int32) {
+    /// The loop: waits for events, hands them to their registrations and runs queued jobs,
+    /// until `shutdown` replaces this run's epoll instance (then it runs the jobs left and
+    /// exits).
+    private func run(epoll: Int32, wake: Int32) {
         setThreadName()
         let capacity: Int32 = 64
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
         defer { events.deallocate() }
+        let executor = asUnownedTaskExecutor()
         while true {
-            let count = epoll_wait(epoll, events, capacity, -1)
-            if count < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            for index in 0..<Int(count) {
+            let hasJobs = state.withLock { !$0.jobs.isEmpty }
+            let count = epoll_wait(epoll, events, capacity, hasJobs ? 0 : -1)
+            if count < 0 && errno != EINTR { return }
+            for index in 0..<max(Int(count), 0) {
                 let id = events[index].data.u64
-                if id == Self.wakeID { return }
+                if id == Self.wakeID {
+                    var value: UInt64 = 0
+                    _ = Glibc.read(wake, &value, MemoryLayout<UInt64>.size)
+                    continue
+                }
                 let registration = state.withLock { $0.registrations[id] }
                 registration?.deliver(events[index].events)
+            }
+            while true {
+                let (jobs, stopped) = state.withLock { state in
+                    defer { state.jobs.removeAll(keepingCapacity: true) }
+                    return (state.jobs, state.loop?.epoll != epoll)
+                }
+                for job in jobs { job.runSynchronously(on: executor) }
+                if !stopped { break }
+                if jobs.isEmpty { return }
             }
         }
     }

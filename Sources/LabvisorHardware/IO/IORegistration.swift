@@ -44,6 +44,9 @@ public final class IORegistration: Sendable {
         var readableEvents: UInt64 = 0
         var writableEvents: UInt64 = 0
         var ended: LabvisorError?
+        /// Whether epoll reports output readiness now (armed by the first writer to wait,
+        /// disarmed by an output event that finds no writer waiting).
+        var writableArmed = false
         var waiters: [UInt64: Waiter] = [:]
         var nextWaiter: UInt64 = 0
 
@@ -59,6 +62,12 @@ public final class IORegistration: Sendable {
         self.fd = fd
         self.name = name
         self.reactor = reactor
+    }
+
+    /// The epoll events of a registration: edge-triggered input and hang-up, and output
+    /// while `writable`.
+    static func events(writable: Bool) -> UInt32 {
+        EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue | (writable ? EPOLLOUT.rawValue : 0)
     }
 
     /// The error that ended this registration (hang-up, deregistration, reactor shutdown),
@@ -125,7 +134,15 @@ public final class IORegistration: Sendable {
         }
         let ready = state.withLock { state -> [UnsafeContinuation<Void, any Error>] in
             if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 { state.readableEvents &+= 1 }
-            if events & EPOLLOUT.rawValue != 0 { state.writableEvents &+= 1 }
+            if events & EPOLLOUT.rawValue != 0 {
+                state.writableEvents &+= 1
+                if state.writableArmed && !state.waiters.values.contains(where: { $0.interest == .writable }) {
+                    // Nobody waits to write: stop the wake-ups. Under the lock, so a writer
+                    // that arms it again cannot be overtaken by this change.
+                    state.writableArmed = false
+                    reactor.modify(self, events: Self.events(writable: false))
+                }
+            }
             guard !state.waiters.isEmpty else { return [] }
             var ready: [UnsafeContinuation<Void, any Error>] = []
             for (key, waiter) in state.waiters {
@@ -172,6 +189,12 @@ public final class IORegistration: Sendable {
                         continuation.resume()
                     } else {
                         state.waiters[key] = Waiter(interest: interest, continuation: continuation)
+                        if interest == .writable && !state.writableArmed {
+                            // epoll checks readiness again on a change, so a port that is
+                            // writable by now reports it at once.
+                            state.writableArmed = true
+                            reactor.modify(self, events: Self.events(writable: true))
+                        }
                     }
                 }
             },
