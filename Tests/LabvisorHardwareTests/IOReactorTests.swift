@@ -98,6 +98,24 @@ private final class Pipe: Sendable {
         }
     }
 
+    @Test func tasksCanRunOnTheReactorThread() async throws {
+        try await withReactor { reactor in
+            let pipe = Pipe()
+            defer { Glibc.close(pipe.readEnd); Glibc.close(pipe.writeEnd) }
+            let registration = try reactor.register(pipe.readEnd, name: "pipe")
+            defer { registration.deregister(ending: .closed("pipe")) }
+            let received = try await withTaskExecutorPreference(reactor) {
+                var received: [UInt8] = []
+                for value in UInt8(1)...50 {
+                    pipe.send(value)
+                    received.append(try await registration.perform(.readable, deadline: .now + .seconds(5)) { pipe.receive() })
+                }
+                return received
+            }
+            #expect(received == Array(1...50))
+        }
+    }
+
     @Test func shutdownEndsRegistrationsAndTheReactorRestarts() async throws {
         let reactor = IOReactor(name: "test.restart")
         defer { reactor.shutdown() }

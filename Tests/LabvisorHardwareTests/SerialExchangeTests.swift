@@ -192,6 +192,25 @@ import Testing
         }
     }
 
+    @Test func sendWritesWithoutWaitingForAReplyAndResyncDropsStaleInput() async throws {
+        try await withPortOnPTY { port, pty in
+            let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
+            try await exchange.send(Array("stop\n".utf8), timeout: .seconds(5))
+            #expect(try await pty.readLine() == "stop")
+            try await pty.write("stale answer\npartial")
+            #expect(pty.waitUntilPortHasInput())
+            try exchange.resync()
+            let device = Task {
+                #expect(try await pty.readLine() == "?")
+                try await pty.write("fresh\n")
+            }
+            defer { device.cancel() }
+            let reply = try await exchange.request(Array("?\n".utf8), timeout: .seconds(5))
+            #expect(reply == "fresh")
+            try await device.value
+        }
+    }
+
     @Test func unplugDuringARequestEndsItWithDeviceGone() async throws {
         try await withPortOnPTY { port, pty in
             let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
