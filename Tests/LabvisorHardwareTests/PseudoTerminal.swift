@@ -7,6 +7,8 @@ import LabvisorHardware
 final class PseudoTerminal: Sendable {
     let path: String
     let master: Int32
+    /// The reactor the master side waits on (and the port, in `withPortOnPTY`).
+    let reactor: IOReactor
     /// The slave descriptor `openpty` returned, kept open so the master never reads EIO.
     private let slave: Int32
     private let registration: IORegistration
@@ -27,6 +29,7 @@ final class PseudoTerminal: Sendable {
         _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
         self.master = master
         self.slave = slave
+        self.reactor = reactor
         self.path = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.registration = try reactor.register(master, name: "pty master \(path)")
     }
@@ -118,6 +121,19 @@ func withPortOnPTY<Result>(
         let port = try SerialPort.open(pty.path, settings: settings, reactor: reactor)
         defer { port.close() }
         return try await body(port, pty)
+    }
+}
+
+/// Runs `operation` in a task on `reactor`'s thread; the task returns the error and the
+/// instant it ended. A latency measured up to that instant does not include waiting for a
+/// free thread of the global executor, which a ThreadSanitizer run of the whole suite on a
+/// busy machine can starve for more than a second.
+func startOnReactor(
+    _ reactor: IOReactor, _ operation: @escaping @Sendable () async throws -> Void
+) -> Task<(error: LabvisorError?, ended: ContinuousClock.Instant), Never> {
+    Task(executorPreference: reactor) {
+        let error = await labvisorError(operation)
+        return (error, ContinuousClock.now)
     }
 }
 

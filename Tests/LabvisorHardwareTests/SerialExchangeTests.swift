@@ -214,12 +214,12 @@ import Testing
     @Test func unplugDuringARequestEndsItWithDeviceGone() async throws {
         try await withPortOnPTY { port, pty in
             let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
-            let requester = Task { await labvisorError { _ = try await exchange.request(Array("?\n".utf8), timeout: .seconds(10)) } }
+            let requester = startOnReactor(pty.reactor) { _ = try await exchange.request(Array("?\n".utf8), timeout: .seconds(10)) }
             _ = try await pty.readLine()
             let start = ContinuousClock.now
             pty.unplug()
-            let error = await requester.value
-            let elapsed = ContinuousClock.now - start
+            let (error, ended) = await requester.value
+            let elapsed = ended - start
             print("serial unplug: request ended with \(error?.code.rawValue ?? "no error") after \(elapsed)")
             #expect(error?.code == .deviceGone)
             #expect(elapsed < .seconds(1))
