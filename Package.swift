@@ -45,12 +45,16 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // epoll and eventfd, which Glibc's Swift module does not export.
+        .target(name: "CLinuxIO"),
+        // termios2 (`BOTHER` custom baud rates); `<asm/termbits.h>` stays in its own .c file.
+        .target(name: "CSerialShim"),
         // udev discovery, libusb, serial ports (I/O).
         // Driver manifests (TOML), matching and udev rules generation live here too.
         .target(
             name: "LabvisorHardware",
             dependencies: [
-                "LabvisorCore", "CLibUSB", "CUdev",
+                "LabvisorCore", "CLibUSB", "CUdev", "CLinuxIO", "CSerialShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -89,7 +93,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware", "LabvisorCore"]),
+        .testTarget(name: "LabvisorHardwareTests", dependencies: ["LabvisorHardware", "LabvisorCore", "CSerialShim"]),
         // Runs the real libudev code against umockdev testbeds. Each test re-runs itself
         // under `umockdev-wrapper` when the preload is missing; fails loudly without umockdev.
         .testTarget(

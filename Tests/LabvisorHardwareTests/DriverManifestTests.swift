@@ -14,16 +14,16 @@ import Testing
         #expect(zaber.matchRules.first?.vendorID == "2939")
         #expect(
             zaber.transport
-                == .serial(SerialSettings(baud: 115_200, dataBits: 8, parity: .none, stopBits: 1, flowControl: .none, lineEnding: "\n")))
+                == .serial(SerialTransport(settings: SerialSettings(baudRate: 115_200, dataBits: 8, parity: .none, stopBits: .one, flowControl: .none), lineEnding: "\n")))
 
         let thorlabs = try #require(byID["thorlabs-apt"])
         #expect(thorlabs.matchRules == [DriverMatchRule(vendorID: "0403", productID: "faf0")])
-        #expect(thorlabs.transport == .serial(SerialSettings(baud: 115_200, flowControl: .rtsCts, lineEnding: nil)))
+        #expect(thorlabs.transport == .serial(SerialTransport(settings: SerialSettings(baudRate: 115_200, flowControl: .rtsCts), lineEnding: nil)))
 
         let obis = try #require(byID["coherent-obis"])
         #expect(obis.kind == .laser)
         #expect(obis.safeState.method == "emission_off")
-        #expect(obis.transport == .serial(SerialSettings(baud: 115_200, lineEnding: "\r\n")))
+        #expect(obis.transport == .serial(SerialTransport(settings: SerialSettings(baudRate: 115_200), lineEnding: "\r\n")))
 
         let uvc = try #require(byID["uvc-camera"])
         #expect(uvc.kind == .camera)

@@ -141,17 +141,18 @@ public enum DriverManifestParser {
             let dataBits = try section.int("data_bits", in: 5...8) ?? 8
             let parity = try section.choice("parity", allowed: SerialSettings.Parity.allCases.map(\.rawValue))
             let stopBits = try section.int("stop_bits", in: 1...2) ?? 1
-            let flow = try section.choice("flow_control", allowed: SerialSettings.FlowControl.allCases.map(\.rawValue))
+            // The manifest spells flow control in snake case.
+            let flowNames: [String: SerialSettings.FlowControl] = ["none": .none, "rts_cts": .rtsCts, "xon_xoff": .xonXoff]
+            let flow = try section.choice("flow_control", allowed: flowNames.keys.sorted())
             let lineEnding = try section.string("line_ending")
             if let lineEnding, !["\n", "\r\n", "\r"].contains(lineEnding) {
                 throw section.error(
                     "line_ending", "'\(lineEnding.debugDescription)' is not one of \"\\n\", \"\\r\\n\", \"\\r\"")
             }
-            transport = .serial(
-                SerialSettings(
-                    baud: baud, dataBits: dataBits, parity: parity.flatMap(SerialSettings.Parity.init) ?? .none,
-                    stopBits: stopBits, flowControl: flow.flatMap(SerialSettings.FlowControl.init) ?? .none,
-                    lineEnding: lineEnding))
+            let settings = SerialSettings(
+                baudRate: baud, dataBits: dataBits, parity: parity.flatMap(SerialSettings.Parity.init) ?? .none,
+                stopBits: stopBits == 2 ? .two : .one, flowControl: flow.flatMap { flowNames[$0] } ?? .none)
+            transport = .serial(SerialTransport(settings: settings, lineEnding: lineEnding))
         } else {
             transport = .usb(
                 USBSettings(

@@ -1,7 +1,7 @@
 /// How a driver talks to its device (`[transport]` in `driver.toml`).
 public enum DriverTransport: Sendable, Hashable {
     /// A serial port (USB-serial adapter or CDC-ACM): `kind = "serial"`.
-    case serial(SerialSettings)
+    case serial(SerialTransport)
     /// A USB device through libusb: `kind = "usb"`.
     case usb(USBSettings)
 

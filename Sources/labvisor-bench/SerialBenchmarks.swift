@@ -1,0 +1,138 @@
+import Foundation
+import LabvisorCore
+import LabvisorHardware
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The benchmarks of the serial transport (issue "Hardware", part 3).
+let serialBenchmarks: [Benchmark] = [
+    Benchmark(
+        name: "serial.roundtrip",
+        summary: "line request/response through SerialExchange on a PTY, against a blocking read/write loop",
+        run: serialRoundTrip)
+]
+
+/// A PTY pair whose master side echoes every byte back from a thread of its own, until the
+/// slave side is closed (the master's read then fails with EIO).
+private final class EchoingPTY: Sendable {
+    let master: Int32
+    let slave: Int32
+    let path: String
+
+    init() throws {
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        guard openpty(&master, &slave, nil, nil, nil) == 0 else {
+            throw LabvisorError(.unavailable, "openpty failed: \(String(cString: strerror(errno)))")
+        }
+        var name = [CChar](repeating: 0, count: 128)
+        guard ttyname_r(slave, &name, name.count) == 0 else { throw LabvisorError(.unavailable, "ttyname_r failed") }
+        self.master = master
+        self.slave = slave
+        self.path = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let thread = Thread { [master] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = Glibc.read(master, &buffer, buffer.count)
+                if count <= 0 {
+                    if count < 0 && errno == EINTR { continue }
+                    break
+                }
+                var offset = 0
+                while offset < count {
+                    let written = buffer.withUnsafeBytes { Glibc.write(master, $0.baseAddress! + offset, count - offset) }
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+            Glibc.close(master)
+        }
+        thread.start()
+    }
+}
+
+/// One round trip's line: 16 bytes, the size of a typical instrument query.
+private let requestLine = Array("1 get pos 00042\n".utf8)
+
+/// Round trips per second through `SerialExchange` (the reactor, the decoder, the turn
+/// taking) and through a plain blocking `write`/`read` loop on the same kind of PTY pair.
+/// The two alternate in blocks, so that the load of a shared machine falls on both alike.
+@Sendable func serialRoundTrip() async throws -> BenchmarkResult {
+    let blocks = 10
+    let perBlock = 2_000
+    let warmup = 1_000
+
+    // Plain: blocking descriptor, raw mode, read until the newline.
+    let plainPTY = try EchoingPTY()
+    defer { Glibc.close(plainPTY.slave) }
+    var options = termios()
+    tcgetattr(plainPTY.slave, &options)
+    cfmakeraw(&options)
+    tcsetattr(plainPTY.slave, TCSANOW, &options)
+    var buffer = [UInt8](repeating: 0, count: 256)
+    func plainRoundTrip() throws {
+        _ = requestLine.withUnsafeBytes { Glibc.write(plainPTY.slave, $0.baseAddress, $0.count) }
+        var received = 0
+        while received < requestLine.count {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(plainPTY.slave, $0.baseAddress! + received, $0.count - received) }
+            guard count > 0 else { throw LabvisorError(.deviceGone, "plain PTY read failed") }
+            received += count
+        }
+    }
+
+    // Through the exchange, from a task that runs on the reactor thread (as a driver's
+    // would): a ready port resumes it without a hop to the global executor's threads.
+    let exchangePTY = try EchoingPTY()
+    let port = try SerialPort.open(exchangePTY.path, settings: SerialSettings(baudRate: 115_200))
+    defer {
+        port.close()
+        Glibc.close(exchangePTY.slave)
+    }
+    let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
+    @Sendable func exchangeRoundTrips(_ count: Int) async throws -> (LatencySamples, Double) {
+        try await withTaskExecutorPreference(IOReactor.shared) {
+            var samples = LatencySamples(capacity: count)
+            let start = ContinuousClock.now
+            for _ in 0..<count {
+                let t0 = ContinuousClock.now
+                _ = try await exchange.request(requestLine, timeout: .seconds(5))
+                samples.add(ContinuousClock.now - t0)
+            }
+            return (samples, (ContinuousClock.now - start).seconds)
+        }
+    }
+
+    for _ in 0..<warmup { try plainRoundTrip() }
+    _ = try await exchangeRoundTrips(warmup)
+    var plain = LatencySamples(capacity: blocks * perBlock)
+    var samples = LatencySamples(capacity: blocks * perBlock)
+    var plainSeconds = 0.0
+    var seconds = 0.0
+    for _ in 0..<blocks {
+        let plainStart = ContinuousClock.now
+        for _ in 0..<perBlock {
+            let t0 = ContinuousClock.now
+            try plainRoundTrip()
+            plain.add(ContinuousClock.now - t0)
+        }
+        plainSeconds += (ContinuousClock.now - plainStart).seconds
+        let (blockSamples, blockSeconds) = try await exchangeRoundTrips(perBlock)
+        samples.append(contentsOf: blockSamples)
+        seconds += blockSeconds
+    }
+
+    let plainRate = Double(blocks * perBlock) / plainSeconds
+    let rate = Double(blocks * perBlock) / seconds
+    let ratio = plainRate / rate
+    return BenchmarkResult(
+        bench: "serial.roundtrip", opsPerSecond: rate, p50Microseconds: samples.percentile(0.5),
+        p99Microseconds: samples.percentile(0.99), target: "round trip <= 1.5x plain blocking loop", met: ratio <= 1.5,
+        extra: [
+            "plain_ops_per_s": .double(plainRate.rounded()),
+            "plain_p50_us": .double((plain.percentile(0.5) * 1000).rounded() / 1000),
+            "plain_p99_us": .double((plain.percentile(0.99) * 1000).rounded() / 1000),
+            "ratio": .double((ratio * 100).rounded() / 100),
+        ])
+}
