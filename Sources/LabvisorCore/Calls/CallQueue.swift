@@ -31,7 +31,7 @@ public final class CallQueue: Sendable {
         let method: String
         let immediate: Bool
         let interruption: Interruption
-        var continuation: UnsafeContinuation<Void, any Error>?
+        var continuation: WaitContinuation<Void, any Error>?
     }
 
     private struct Running {
@@ -213,7 +213,7 @@ public final class CallQueue: Sendable {
         async throws
     {
         let id = ticket.id
-        try await suspend(until: deadline) { (continuation: UnsafeContinuation<Void, any Error>) in
+        try await suspend(until: deadline) { (continuation: WaitContinuation<Void, any Error>) in
             let resumeNow: Result<Void, any Error>? = storage.withLock { state in
                 if state.grantedEarly.remove(id) != nil { return .success(()) }
                 guard let index = state.queue.firstIndex(where: { $0.id == id }) else {

@@ -48,7 +48,7 @@ final class EventChannel: Sendable {
         case .wait(let next): token = next
         }
         return await withTaskCancellationHandler {
-            await withUnsafeContinuation(isolation: actor) { (continuation: EventBuffer.Continuation) in
+            await withWaitContinuation(isolation: actor) { (continuation: EventBuffer.Continuation) in
                 // Re-check under the lock: an event, a close or the cancellation may have come
                 // between `read` and here. Cancellation is checked under the same lock that
                 // `onCancel` takes, so either `park` sees it or `onCancel` sees the waiter.
@@ -68,10 +68,9 @@ final class EventChannel: Sendable {
 
 /// The state of one channel; every method runs under the channel's lock.
 struct EventBuffer: Sendable {
-    /// How a suspended reader is resumed. Unsafe continuations are sound here because every
-    /// path that resumes one first removes it from `waiter` under the lock, so it is resumed
-    /// exactly once.
-    typealias Continuation = UnsafeContinuation<Event?, Never>
+    /// How a suspended reader is resumed; every path that resumes one first removes it from
+    /// `waiter` under the lock, so it is resumed exactly once (see `WaitContinuation`).
+    typealias Continuation = WaitContinuation<Event?, Never>
 
     /// What `read` found.
     enum ReadResult {

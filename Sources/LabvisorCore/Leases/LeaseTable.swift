@@ -62,7 +62,7 @@ public final class LeaseTable: Sendable {
         let client: ClientRef
         let request: LeaseRequest
         let queuedAt: Date
-        var continuation: UnsafeContinuation<Lease, any Error>?
+        var continuation: WaitContinuation<Lease, any Error>?
     }
 
     private struct Held {
@@ -528,7 +528,7 @@ public final class LeaseTable: Sendable {
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
         }
-        return try await suspend(until: deadline) { (continuation: UnsafeContinuation<Lease, any Error>) in
+        return try await suspend(until: deadline) { (continuation: WaitContinuation<Lease, any Error>) in
             let outcome = storage.withLock { state -> Result<Lease, any Error>? in
                 do throws(LabvisorError) {
                     try validate(request, in: state)

@@ -42,7 +42,7 @@ public final class SharedSession<Resource: Sendable>: Sendable {
     private struct Waiter {
         let id: UInt64
         let holder: String
-        let continuation: UnsafeContinuation<SessionReference, any Error>
+        let continuation: WaitContinuation<SessionReference, any Error>
     }
 
     private struct Storage {
@@ -215,7 +215,7 @@ public final class SharedSession<Resource: Sendable>: Sendable {
 
     private func waitForOpen(id: UInt64, holder: String) async throws -> SessionReference {
         try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { continuation in
+            try await withThrowingWaitContinuation { continuation in
                 let immediate: Result<SessionReference, any Error>? = storage.withLock { state in
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if let now = openNow(holder, in: &state) { return now.mapError { $0 } }

@@ -17,14 +17,16 @@ public enum WaitEnd: Sendable, Hashable {
 ///
 /// `expire` may be called more than once, and also before `register` ran; the check after
 /// `register` covers the case where the deadline or the cancellation came first.
+///
+/// The continuation is a `WaitContinuation`: checked in debug builds, unsafe in release.
 public func suspend<Value: Sendable>(
     until deadline: ContinuousClock.Instant?,
-    register: (UnsafeContinuation<Value, any Error>) -> Void,
+    register: (WaitContinuation<Value, any Error>) -> Void,
     expire: @escaping @Sendable (WaitEnd) -> Void
 ) async throws -> Value {
     func wait() async throws -> Value {
         try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { continuation in
+            try await withThrowingWaitContinuation { continuation in
                 register(continuation)
                 if Task.isCancelled {
                     expire(.cancelled)

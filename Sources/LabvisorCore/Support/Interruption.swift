@@ -17,7 +17,7 @@ public enum InterruptSignal: Sendable, Hashable {
 public final class Interruption: Sendable {
     private enum State {
         case armed
-        case waiting(UnsafeContinuation<InterruptSignal, Never>)
+        case waiting(WaitContinuation<InterruptSignal, Never>)
         case fired(InterruptSignal)
     }
 
@@ -29,7 +29,7 @@ public final class Interruption: Sendable {
     /// Fires the signal. Returns whether this call was the first (and so decided the signal).
     @discardableResult
     public func fire(_ signal: InterruptSignal) -> Bool {
-        let waiter: UnsafeContinuation<InterruptSignal, Never>?
+        let waiter: WaitContinuation<InterruptSignal, Never>?
         let first: Bool
         (waiter, first) = state.withLock { state in
             switch state {
@@ -54,7 +54,7 @@ public final class Interruption: Sendable {
 
     /// Suspends until the signal fires. Only one task may wait.
     func wait() async -> InterruptSignal {
-        await withUnsafeContinuation { continuation in
+        await withWaitContinuation { continuation in
             let fired: InterruptSignal? = state.withLock { state in
                 switch state {
                 case .armed:

@@ -8,31 +8,18 @@
 ///
 /// Why not the standard library's `Synchronization.Mutex`: on Linux it is built on raw
 /// futex system calls, which ThreadSanitizer cannot see, so TSan reports every access to
-/// state it guards as a race (checked: two tasks incrementing a `LockedState<Int>` under
+/// state it guards as a race (checked: two tasks incrementing a `Mutex<Int>` under
 /// `-sanitize=thread` give a correct total and a race report). A pthread mutex is intercepted
 /// by TSan, so `swift test --sanitize=thread` (run by `scripts/test.sh`) checks our locking
-/// for real. The cost is one allocation per guarded object; the lock itself is the same
-/// futex underneath.
-///
-/// `@unchecked Sendable` (for `Sendable` state only) is sound: `state` is only read or
-/// written inside `withLock`, which holds `mutex` for the whole access, and `mutex` lives at
-/// a fixed heap address for the object's life (a pthread mutex must not move).
-public final class LockedState<State> {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var state: State
+/// for real. The state and the mutex share one heap allocation (`LockStorage`, a
+/// `ManagedBuffer`), as SwiftNIO's locks do; short-lived objects such as a call's
+/// interruption pay one allocation for their lock, not two.
+public struct LockedState<State> {
+    private let storage: LockStorage<State>
 
     /// Creates the lock with its initial state.
     public init(_ state: State) {
-        self.state = state
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        let result = pthread_mutex_init(mutex, nil)
-        precondition(result == 0, "pthread_mutex_init failed: \(result)")
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        storage = LockStorage.make(state)
     }
 
     /// Runs `body` with the state, holding the lock.
@@ -40,10 +27,42 @@ public final class LockedState<State> {
     public func withLock<Result, Failure: Error>(
         _ body: (inout State) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&state)
+        try storage.withLock(body)
     }
 }
 
+/// `@unchecked Sendable` (for `Sendable` state only) is sound: the state is only read or
+/// written inside `withLock`, which holds the mutex for the whole access, and the mutex is
+/// tail-allocated in the storage object, so it never moves (a pthread mutex must not).
 extension LockedState: @unchecked Sendable where State: Sendable {}
+
+/// The state (as the buffer's header) and the pthread mutex (its one element), in one object.
+final class LockStorage<State>: ManagedBuffer<State, pthread_mutex_t> {
+    static func make(_ state: State) -> LockStorage<State> {
+        let buffer = create(minimumCapacity: 1) { _ in state }
+        // `create` returns the dynamic type it was called on: this class.
+        let storage = unsafeDowncast(buffer, to: LockStorage<State>.self)
+        storage.withUnsafeMutablePointerToElements { mutex in
+            mutex.initialize(to: pthread_mutex_t())
+            let result = pthread_mutex_init(mutex, nil)
+            precondition(result == 0, "pthread_mutex_init failed: \(result)")
+        }
+        return storage
+    }
+
+    deinit {
+        withUnsafeMutablePointerToElements { mutex in
+            pthread_mutex_destroy(mutex)
+            _ = mutex.deinitialize(count: 1)
+        }
+    }
+
+    @inline(__always)
+    func withLock<Result, Failure: Error>(_ body: (inout State) throws(Failure) -> Result) throws(Failure) -> Result {
+        try withUnsafeMutablePointers { state, mutex throws(Failure) in
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return try body(&state.pointee)
+        }
+    }
+}

@@ -47,7 +47,7 @@ public final class UdevDiscovery: Service, Sendable {
         try await cancelWhenGracefulShutdown {
             try await withTaskCancellationHandler {
                 // The thread resumes this exactly once, when it ends; cancellation makes it end.
-                try await withCheckedThrowingContinuation { (ended: CheckedContinuation<Void, any Error>) in
+                try await withThrowingWaitContinuation { (ended: WaitContinuation<Void, any Error>) in
                     do {
                         try DiscoveryThread.start {
                             do {

@@ -37,7 +37,7 @@ public final class IORegistration: Sendable {
 
     private struct Waiter: Sendable {
         let interest: IOInterest
-        let continuation: CheckedContinuation<Void, any Error>
+        let continuation: WaitContinuation<Void, any Error>
     }
 
     private struct State: Sendable {
@@ -132,7 +132,7 @@ public final class IORegistration: Sendable {
             markGone("hung up (unplugged, or closed by the other side)")
             return
         }
-        let ready = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+        let ready = state.withLock { state -> [WaitContinuation<Void, any Error>] in
             if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 { state.readableEvents &+= 1 }
             if events & EPOLLOUT.rawValue != 0 {
                 state.writableEvents &+= 1
@@ -144,7 +144,7 @@ public final class IORegistration: Sendable {
                 }
             }
             guard !state.waiters.isEmpty else { return [] }
-            var ready: [CheckedContinuation<Void, any Error>] = []
+            var ready: [WaitContinuation<Void, any Error>] = []
             for (key, waiter) in state.waiters {
                 let woken = waiter.interest == .readable
                     ? events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0
@@ -179,9 +179,9 @@ public final class IORegistration: Sendable {
             return state.nextWaiter
         }
         let name = name
-        try await suspendChecked(
+        try await suspend(
             until: deadline,
-            register: { (continuation: CheckedContinuation<Void, any Error>) in
+            register: { (continuation: WaitContinuation<Void, any Error>) in
                 state.withLock { state in
                     if let ended = state.ended {
                         continuation.resume(throwing: ended)

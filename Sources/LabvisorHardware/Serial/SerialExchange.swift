@@ -29,7 +29,7 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
     private struct State: Sendable {
         var decoder: Decoder
         var busy = false
-        var turnWaiters: [(key: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var turnWaiters: [(key: UInt64, continuation: WaitContinuation<Void, any Error>)] = []
         var nextKey: UInt64 = 0
         /// A request failed: the next one flushes the input before writing.
         var stale = false
@@ -194,9 +194,9 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
             return state.nextKey
         }
         let path = port.path
-        try await suspendChecked(
+        try await suspend(
             until: deadline,
-            register: { (continuation: CheckedContinuation<Void, any Error>) in
+            register: { (continuation: WaitContinuation<Void, any Error>) in
                 state.withLock { state in
                     if state.busy {
                         state.turnWaiters.append((key, continuation))
@@ -224,7 +224,7 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
 
     /// Hands the turn to the next waiter, or frees it.
     private func passTurn() {
-        let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+        let next = state.withLock { state -> WaitContinuation<Void, any Error>? in
             if state.turnWaiters.isEmpty {
                 state.busy = false
                 return nil
