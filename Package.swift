@@ -62,7 +62,8 @@ let package = Package(
         // The SDK that drivers import.
         .target(name: "LabvisorDriverKit", dependencies: ["LabvisorCore", "LabvisorHardware"]),
         // The device side of instruments, for tests and demo mode.
-        .target(name: "LabvisorSimulation", dependencies: ["LabvisorCore", "LabvisorHardware"]),
+        // (umockdev testbeds and device records live here, shared by tests and the bench).
+        .target(name: "LabvisorSimulation", dependencies: ["LabvisorCore", "LabvisorHardware", "CUMockdev"]),
         // Wire messages shared by the server and the clients.
         .target(name: "LabvisorProtocol", dependencies: ["LabvisorCore"]),
         // Supervisor, wire server, config, store, systemd.
@@ -74,7 +75,7 @@ let package = Package(
             name: "labvisor-bench",
             dependencies: [
                 "LabvisorCore", "LabvisorHardware",
-                "CUMockdev",  // discovery.hotplug runs against a umockdev testbed
+                "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -99,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "LabvisorUmockdevTests",
             dependencies: [
-                "LabvisorHardware", "CUMockdev",
+                "LabvisorHardware", "LabvisorSimulation",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -1,7 +1,7 @@
-import CUMockdev
 import Foundation
 import LabvisorCore
 import LabvisorHardware
+import LabvisorSimulation
 
 /// Benchmarks of udev discovery, run against a umockdev testbed (no hardware needed).
 let discoveryBenchmarks: [Benchmark] = [
@@ -14,46 +14,17 @@ let discoveryBenchmarks: [Benchmark] = [
 /// The settle window the benchmark runs with (the default), subtracted from each sample.
 private let benchSettleWindow = DiscoveryConfiguration().settleWindow
 private let iterations = 100
-private let usbPath = "/devices/pci0000:00/0000:00:14.0/usb1/1-3"
-private let record = """
-    P: \(usbPath)
-    N: bus/usb/001/007
-    E: SUBSYSTEM=usb
-    E: DEVTYPE=usb_device
-    E: DEVNAME=/dev/bus/usb/001/007
-    E: ID_PATH=pci-0000:00:14.0-usb-0:3
-    A: idVendor=0403\\n
-    A: idProduct=6001\\n
-    A: serial=FT5XYZ12\\n
-    A: manufacturer=FTDI\\n
-    A: product=FT232R USB UART\\n
-
-    P: \(usbPath)/1-3:1.0
-    E: SUBSYSTEM=usb
-    E: DEVTYPE=usb_interface
-    E: DRIVER=ftdi_sio
-    A: bInterfaceClass=ff\\n
-
-    P: \(usbPath)/1-3:1.0/ttyUSB0/tty/ttyUSB0
-    N: ttyUSB0
-    A: dev=188:0\\n
-    E: SUBSYSTEM=tty
-    E: DEVNAME=/dev/ttyUSB0
-
-    """
-
 /// Needs umockdev's preload library. Without it (a plain `labvisor-bench` run) it runs itself
 /// again as `umockdev-wrapper labvisor-bench --json discovery.hotplug` and reads that result.
 @Sendable func discoveryHotplug() async throws -> BenchmarkResult {
     let preload = ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? ""
     guard preload.contains("libumockdev-preload") else { return try runUnderUmockdevWrapper() }
 
-    guard let testbed = umockdev_testbed_new() else { throw LabvisorError(.unavailable, "umockdev_testbed_new failed") }
-    defer { g_object_unref(UnsafeMutableRawPointer(testbed)) }
-    var error: UnsafeMutablePointer<GError>?
-    guard umockdev_testbed_add_from_string(testbed, record, &error) != 0 else {
-        throw LabvisorError(.unavailable, "umockdev_testbed_add_from_string failed")
-    }
+    let testbed = try UmockdevTestbed()
+    try testbed.add(MockUSBRecords.ftdi)
+    let (device, interface, tty) = (
+        "/sys" + MockUSBRecords.ftdiPath, "/sys" + MockUSBRecords.ftdiInterfacePath, "/sys" + MockUSBRecords.ftdiTTYPath
+    )
     let discovery = UdevDiscovery()
     let runner = Task { try await discovery.run() }
     let watchdog = Task {
@@ -74,14 +45,14 @@ private let record = """
     var samples = LatencySamples(capacity: iterations)
     let start = ContinuousClock.now
     for _ in 0..<iterations {
-        umockdev_testbed_uevent(testbed, "/sys" + usbPath + "/1-3:1.0/ttyUSB0/tty/ttyUSB0", "remove")
-        umockdev_testbed_uevent(testbed, "/sys" + usbPath + "/1-3:1.0", "remove")
-        umockdev_testbed_uevent(testbed, "/sys" + usbPath, "remove")
+        testbed.uevent(tty, "remove")
+        testbed.uevent(interface, "remove")
+        testbed.uevent(device, "remove")
         guard case .removed = try await next() else { throw LabvisorError(.driverFault, "expected removed") }
-        umockdev_testbed_uevent(testbed, "/sys" + usbPath, "add")
-        umockdev_testbed_uevent(testbed, "/sys" + usbPath + "/1-3:1.0", "add")
+        testbed.uevent(device, "add")
+        testbed.uevent(interface, "add")
         let sent = ContinuousClock.now  // the last uevent of the device: its settle window starts here
-        umockdev_testbed_uevent(testbed, "/sys" + usbPath + "/1-3:1.0/ttyUSB0/tty/ttyUSB0", "add")
+        testbed.uevent(tty, "add")
         guard case .reattached = try await next() else { throw LabvisorError(.driverFault, "expected reattached") }
         samples.add(ContinuousClock.now - sent - benchSettleWindow)
     }

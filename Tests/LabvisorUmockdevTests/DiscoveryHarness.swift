@@ -1,5 +1,6 @@
 import LabvisorCore
 import LabvisorHardware
+import LabvisorSimulation
 import Testing
 
 /// Runs a `UdevDiscovery` in a task and records its events, with bounded waits.

@@ -1,5 +1,6 @@
 import LabvisorCore
 import LabvisorHardware
+import LabvisorSimulation
 import Logging
 import ServiceLifecycle
 import Testing
@@ -10,10 +11,10 @@ import Testing
 @Suite(.serialized) struct UdevDiscoveryTests {
     @Test func coldplugReportsEveryDeviceWithItsExactIdentityThenTheMarker() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
-        let testbed = try Testbed()
-        try testbed.add(Records.rootHub)
-        try testbed.add(Records.ftdi)
-        try testbed.add(Records.raw)
+        let testbed = try UmockdevTestbed()
+        try testbed.add(MockUSBRecords.rootHub)
+        try testbed.add(MockUSBRecords.ftdi)
+        try testbed.add(MockUSBRecords.raw)
         let harness = DiscoveryHarness()
         let events = try await harness.waitForEvents(3)
         try await Task.sleep(for: .milliseconds(100))
@@ -22,53 +23,53 @@ import Testing
         let added = events.compactMap { event -> DeviceIdentity? in
             if case .added(let identity) = event { return identity } else { return nil }
         }
-        #expect(added.first { $0.portPath == "1-3" } == Records.ftdiIdentity)
-        #expect(added.first { $0.portPath == "1-4" } == Records.rawIdentity)
-        #expect(Records.ftdiIdentity.stableKey == "0403:6001:FT5XYZ12")
-        #expect(Records.rawIdentity.stableKey == "2939:0001@1-4")
+        #expect(added.first { $0.portPath == "1-3" } == MockUSBRecords.ftdiIdentity)
+        #expect(added.first { $0.portPath == "1-4" } == MockUSBRecords.rawIdentity)
+        #expect(MockUSBRecords.ftdiIdentity.stableKey == "0403:6001:FT5XYZ12")
+        #expect(MockUSBRecords.rawIdentity.stableKey == "2939:0001@1-4")
         try await harness.stop()
         _ = testbed
     }
 
     @Test func hotplugAddReportsTheGroupedIdentityOnce() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
-        let testbed = try Testbed()
+        let testbed = try UmockdevTestbed()
         let harness = DiscoveryHarness(settleWindow: .milliseconds(50))
         try await harness.waitForEvents(1)
         #expect(harness.events == [.coldplugComplete])
 
-        try testbed.add(Records.ftdi)  // umockdev sends add for the usb_device, interface and tty
+        try testbed.add(MockUSBRecords.ftdi)  // umockdev sends add for the usb_device, interface and tty
         try await harness.waitForEvents(2)
         try await Task.sleep(for: .milliseconds(300))  // anything more would show up now
-        #expect(harness.events == [.coldplugComplete, .added(Records.ftdiIdentity)])
+        #expect(harness.events == [.coldplugComplete, .added(MockUSBRecords.ftdiIdentity)])
         try await harness.stop()
         _ = testbed
     }
 
     @Test func removeThenReplugWithinTheGracePeriodReattaches() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
-        let testbed = try Testbed()
-        try testbed.add(Records.ftdi)
+        let testbed = try UmockdevTestbed()
+        try testbed.add(MockUSBRecords.ftdi)
         let harness = DiscoveryHarness(settleWindow: .milliseconds(50), gracePeriod: .seconds(10))
         try await harness.waitForEvents(2)
 
         unplug(testbed)
         try await harness.waitForEvents(3)
-        #expect(harness.events.last == .removed(Records.ftdiIdentity))
+        #expect(harness.events.last == .removed(MockUSBRecords.ftdiIdentity))
 
         // Duplicate removes (newer umockdev sends its own on remove_device): no effect.
-        testbed.uevent("/sys" + Records.ftdiPath, "remove")
-        testbed.uevent("/sys" + Records.ftdiTTYPath, "remove")
+        testbed.uevent("/sys" + MockUSBRecords.ftdiPath, "remove")
+        testbed.uevent("/sys" + MockUSBRecords.ftdiTTYPath, "remove")
 
-        testbed.uevent("/sys" + Records.ftdiPath, "add")
-        testbed.uevent("/sys" + Records.ftdiInterfacePath, "add")
-        testbed.uevent("/sys" + Records.ftdiTTYPath, "add")
+        testbed.uevent("/sys" + MockUSBRecords.ftdiPath, "add")
+        testbed.uevent("/sys" + MockUSBRecords.ftdiInterfacePath, "add")
+        testbed.uevent("/sys" + MockUSBRecords.ftdiTTYPath, "add")
         try await harness.waitForEvents(4)
         try await Task.sleep(for: .milliseconds(300))
         #expect(
             harness.events == [
-                .added(Records.ftdiIdentity), .coldplugComplete, .removed(Records.ftdiIdentity),
-                .reattached(Records.ftdiIdentity),
+                .added(MockUSBRecords.ftdiIdentity), .coldplugComplete, .removed(MockUSBRecords.ftdiIdentity),
+                .reattached(MockUSBRecords.ftdiIdentity),
             ])
         try await harness.stop()
         _ = testbed
@@ -76,38 +77,38 @@ import Testing
 
     @Test func removedDeviceExpiresAfterTheGracePeriod() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
-        let testbed = try Testbed()
-        try testbed.add(Records.raw)
+        let testbed = try UmockdevTestbed()
+        try testbed.add(MockUSBRecords.raw)
         let harness = DiscoveryHarness(settleWindow: .milliseconds(50), gracePeriod: .milliseconds(200))
         try await harness.waitForEvents(2)
 
-        testbed.uevent("/sys" + Records.rawPath + "/1-4:1.0", "remove")
-        testbed.uevent("/sys" + Records.rawPath, "remove")
+        testbed.uevent("/sys" + MockUSBRecords.rawPath + "/1-4:1.0", "remove")
+        testbed.uevent("/sys" + MockUSBRecords.rawPath, "remove")
         try await harness.waitForEvents(4)
         #expect(
             harness.events == [
-                .added(Records.rawIdentity), .coldplugComplete, .removed(Records.rawIdentity),
-                .expired(Records.rawIdentity),
+                .added(MockUSBRecords.rawIdentity), .coldplugComplete, .removed(MockUSBRecords.rawIdentity),
+                .expired(MockUSBRecords.rawIdentity),
             ])
 
         // Plugged in again after expiry: a new device, not a re-attach. (Re-adding the record
         // after `remove_device` trips an assertion in umockdev 0.17: replug by uevent.)
-        testbed.uevent("/sys" + Records.rawPath, "add")
-        testbed.uevent("/sys" + Records.rawPath + "/1-4:1.0", "add")
+        testbed.uevent("/sys" + MockUSBRecords.rawPath, "add")
+        testbed.uevent("/sys" + MockUSBRecords.rawPath + "/1-4:1.0", "add")
         try await harness.waitForEvents(5)
-        #expect(harness.events.last == .added(Records.rawIdentity))
+        #expect(harness.events.last == .added(MockUSBRecords.rawIdentity))
         try await harness.stop()
         _ = testbed
     }
 
     @Test func aTTYAppearingLaterIsAChangeOfTheSameDevice() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
-        let testbed = try Testbed()
-        let (withoutTTY, tty) = Records.ftdiSplitAtTTY
+        let testbed = try UmockdevTestbed()
+        let (withoutTTY, tty) = MockUSBRecords.ftdiSplitAtTTY
         try testbed.add(withoutTTY)
         let harness = DiscoveryHarness(settleWindow: .milliseconds(50))
         let events = try await harness.waitForEvents(2)
-        var before = Records.ftdiIdentity
+        var before = MockUSBRecords.ftdiIdentity
         before.deviceNodes = ["/dev/bus/usb/001/007"]
         before.properties["ID_LABVISOR_ROLE"] = nil  // only the tty record has it
         #expect(events == [.added(before), .coldplugComplete])
@@ -115,14 +116,14 @@ import Testing
         try testbed.add(tty)  // the driver created the tty later
         try await harness.waitForEvents(3)
         try await Task.sleep(for: .milliseconds(200))
-        #expect(harness.events == [.added(before), .coldplugComplete, .changed(Records.ftdiIdentity)])
+        #expect(harness.events == [.added(before), .coldplugComplete, .changed(MockUSBRecords.ftdiIdentity)])
         try await harness.stop()
         _ = testbed
     }
 
     @Test func cancellingRunEndsTheThreadAndFinishesTheStream() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
-        let testbed = try Testbed()
+        let testbed = try UmockdevTestbed()
         let harness = DiscoveryHarness()
         try await harness.waitForEvents(1)
         try await harness.stop()
@@ -131,7 +132,7 @@ import Testing
 
     @Test func gracefulShutdownOfItsServiceGroupEndsRun() async throws {
         guard try await UmockdevReexec.runHere(suite: "UdevDiscoveryTests") else { return }
-        let testbed = try Testbed()
+        let testbed = try UmockdevTestbed()
         let discovery = UdevDiscovery()
         let group = ServiceGroup(services: [discovery], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
@@ -153,9 +154,9 @@ import Testing
 
     /// What the kernel sends on unplug: children first, then the usb_device (umockdev 0.17
     /// sends nothing on `remove_device`, so the uevents are synthesized).
-    private func unplug(_ testbed: Testbed) {
-        testbed.uevent("/sys" + Records.ftdiTTYPath, "remove")
-        testbed.uevent("/sys" + Records.ftdiInterfacePath, "remove")
-        testbed.uevent("/sys" + Records.ftdiPath, "remove")
+    private func unplug(_ testbed: UmockdevTestbed) {
+        testbed.uevent("/sys" + MockUSBRecords.ftdiTTYPath, "remove")
+        testbed.uevent("/sys" + MockUSBRecords.ftdiInterfacePath, "remove")
+        testbed.uevent("/sys" + MockUSBRecords.ftdiPath, "remove")
     }
 }

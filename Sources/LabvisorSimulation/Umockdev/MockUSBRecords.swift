@@ -1,9 +1,10 @@
 import LabvisorCore
 
-/// umockdev records and the identities discovery must read from them.
-enum Records {
+/// umockdev records of USB devices, and the identities discovery must read from them: the
+/// devices of the discovery tests and of `labvisor-bench discovery.hotplug`.
+public enum MockUSBRecords {
     /// The xHCI root hub the devices hang off: discovery must not report hubs.
-    static let rootHub = """
+    public static let rootHub = """
         P: /devices/pci0000:00/0000:00:14.0/usb1
         N: bus/usb/001/001
         E: SUBSYSTEM=usb
@@ -23,12 +24,12 @@ enum Records {
 
         """
 
-    static let ftdiPath = "/devices/pci0000:00/0000:00:14.0/usb1/1-3"
-    static let ftdiInterfacePath = ftdiPath + "/1-3:1.0"
-    static let ftdiTTYPath = ftdiInterfacePath + "/ttyUSB0/tty/ttyUSB0"
+    public static let ftdiPath = "/devices/pci0000:00/0000:00:14.0/usb1/1-3"
+    public static let ftdiInterfacePath = ftdiPath + "/1-3:1.0"
+    public static let ftdiTTYPath = ftdiInterfacePath + "/ttyUSB0/tty/ttyUSB0"
 
     /// An FTDI FT232R USB-serial adapter with a serial number, bound to `ftdi_sio`, with `ttyUSB0`.
-    static let ftdi = """
+    public static let ftdi = """
         P: \(ftdiPath)
         N: bus/usb/001/007
         E: SUBSYSTEM=usb
@@ -75,12 +76,12 @@ enum Records {
         """
 
     /// `ftdi` cut before the tty record: (usb_device and interface, tty).
-    static var ftdiSplitAtTTY: (String, String) {
+    public static var ftdiSplitAtTTY: (String, String) {
         let range = ftdi.range(of: "P: \(ftdiTTYPath)")!
         return (String(ftdi[..<range.lowerBound]), String(ftdi[range.lowerBound...]))
     }
 
-    static let ftdiIdentity = DeviceIdentity(
+    public static let ftdiIdentity = DeviceIdentity(
         bus: "usb", vendorID: "0403", productID: "6001", serial: "FT5XYZ12", manufacturer: "FTDI",
         product: "FT232R USB UART", portPath: "1-3", deviceNodes: ["/dev/bus/usb/001/007", "/dev/ttyUSB0"],
         sysfsPath: "/sys" + ftdiPath, drivers: ["ftdi_sio"], interfaceClasses: [0xff],
@@ -89,10 +90,10 @@ enum Records {
             "ID_SERIAL_SHORT": "FT5XYZ12", "ID_LABVISOR_CANDIDATE": "1", "ID_LABVISOR_ROLE": "dmm",
         ])
 
-    static let rawPath = "/devices/pci0000:00/0000:00:14.0/usb1/1-4"
+    public static let rawPath = "/devices/pci0000:00/0000:00:14.0/usb1/1-4"
 
     /// A vendor-class USB instrument without a serial number and without a kernel driver.
-    static let raw = """
+    public static let raw = """
         P: \(rawPath)
         N: bus/usb/001/008
         E: SUBSYSTEM=usb
@@ -116,7 +117,7 @@ enum Records {
 
         """
 
-    static let rawIdentity = DeviceIdentity(
+    public static let rawIdentity = DeviceIdentity(
         bus: "usb", vendorID: "2939", productID: "0001", serial: nil, manufacturer: "Example Corp",
         product: "Fake Meter", portPath: "1-4", deviceNodes: ["/dev/bus/usb/001/008"], sysfsPath: "/sys" + rawPath,
         drivers: [], interfaceClasses: [0xff], properties: ["ID_PATH": "pci-0000:00:14.0-usb-0:4"])
