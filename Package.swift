@@ -1,6 +1,29 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The reference drivers: each folder `drivers/<id>/` holds its manifest, README, and three
+/// targets: the driver (`Driver/`, imports LabvisorDriverKit only), the simulator of the device
+/// (`Simulator/`, imports LabvisorSimulation only, never the driver: it follows the vendor's
+/// protocol on its own), and the tests that run one against the other (`Tests/`).
+let referenceDrivers: [(folder: String, module: String)] = [
+    ("zaber-ascii", "ZaberASCII"),
+    ("thorlabs-apt", "ThorlabsAPT"),
+    ("coherent-obis", "CoherentOBIS"),
+    ("uvc-camera", "UVCCamera"),
+    ("example-heater", "ExampleHeater"),
+]
+
+func driverTargets(folder: String, module: String) -> [Target] {
+    [
+        .target(name: module, dependencies: ["LabvisorDriverKit"], path: "drivers/\(folder)/Driver"),
+        .target(name: "\(module)Simulator", dependencies: ["LabvisorSimulation"], path: "drivers/\(folder)/Simulator"),
+        .testTarget(
+            name: "\(module)Tests",
+            dependencies: [.target(name: module), .target(name: "\(module)Simulator"), "LabvisorDriverKit", "LabvisorSimulation"],
+            path: "drivers/\(folder)/Tests"),
+    ]
+}
+
 /// Labvisor: a lab-hardware supervisor. See `README.md` and `docs/architecture.md`.
 let package = Package(
     name: "labvisor",
@@ -15,6 +38,7 @@ let package = Package(
         .library(name: "LabvisorClient", targets: ["LabvisorClient"]),
         .executable(name: "labvisor-bench", targets: ["labvisor-bench"]),
         .executable(name: "labvisor", targets: ["labvisor"]),
+        .library(name: "LabvisorReferenceDrivers", targets: ["LabvisorReferenceDrivers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,11 +103,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // The command-line tool (`labvisor udev-rules`, ...).
+        // Every reference driver and simulator, by id: what the daemon and `labvisor simulate` load.
+        .target(
+            name: "LabvisorReferenceDrivers",
+            dependencies: ["LabvisorDriverKit", "LabvisorSimulation"]
+                + referenceDrivers.flatMap { [.target(name: $0.module), .target(name: "\($0.module)Simulator")] }),
+
+        // The command-line tool (`labvisor udev-rules`, `labvisor simulate`, ...).
         .executableTarget(
             name: "labvisor",
             dependencies: [
-                "LabvisorHardware",
+                "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -105,6 +135,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
-    ],
+        .testTarget(
+            name: "LabvisorDriverKitTests",
+            dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers"]),
+    ] + referenceDrivers.flatMap { driverTargets(folder: $0.folder, module: $0.module) },
     swiftLanguageModes: [.v6]
 )

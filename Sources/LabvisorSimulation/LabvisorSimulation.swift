@@ -1,6 +1,10 @@
-/// `LabvisorSimulation` runs the device side of instruments (a PTY master for serial devices,
-/// a usbdevfs ioctl handler for USB devices) for tests and `labvisord --demo`. Today it holds
-/// the umockdev testbed (`UmockdevTestbed`) and the USB device records (`MockUSBRecords`)
-/// shared by the discovery tests and `labvisor-bench discovery.hotplug`; the simulators
-/// arrive with the driver SDK (see `docs/architecture.md`).
+/// `LabvisorSimulation` runs the device side of instruments, for tests, `labvisor simulate`
+/// and demo mode: `SimulatedSerialDevice` runs a `SerialDeviceModel` (a simulator's state
+/// and protocol) on the master side of a PTY, with injectable faults (`SerialFault`);
+/// `SimulatorCatalog` names simulators by driver id. The umockdev testbed
+/// (`UmockdevTestbed`) and USB device records (`MockUSBRecords`) serve the hardware tests.
+///
+/// The core concepts and the hardware framing types are re-exported, so a simulator needs
+/// one import.
 @_exported import LabvisorCore
+@_exported import LabvisorHardware

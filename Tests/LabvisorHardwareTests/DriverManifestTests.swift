@@ -4,9 +4,9 @@ import LabvisorHardware
 import Testing
 
 @Suite struct DriverManifestTests {
-    @Test func theFourReferenceManifestsLoad() throws {
+    @Test func theReferenceManifestsLoad() throws {
         let manifests = try DriverManifestLoader.load(directory: RepositoryPaths.drivers)
-        #expect(manifests.map(\.id) == ["coherent-obis", "thorlabs-apt", "uvc-camera", "zaber-ascii"])
+        #expect(manifests.map(\.id) == ["coherent-obis", "example-heater", "thorlabs-apt", "uvc-camera", "zaber-ascii"])
         let byID = Dictionary(uniqueKeysWithValues: manifests.map { ($0.id, $0) })
 
         let zaber = try #require(byID["zaber-ascii"])

@@ -12,9 +12,12 @@ import LabvisorCore
 ///   flushed and the decoder's partial frame dropped. The next request flushes the input
 ///   once more before it writes, so a late reply that arrived in between is discarded
 ///   instead of answering it.
-/// - A late reply that arrives after the next request was written cannot be told apart by
-///   timing; protocols that echo a command or an id should pass an `isResponse` that checks
-///   it, and the late reply then goes to the unsolicited frames.
+/// - When the failed request had been written, its reply may still be on the way: the next
+///   request first reads and discards until that reply arrives, or `lateReplyWindow` passes
+///   quietly (an interrupted query followed by an immediate `stop` stays paired).
+/// - A reply later than that window cannot be told apart by timing; protocols that echo a
+///   command or an id should pass an `isResponse` that checks it, and the late reply then
+///   goes to the unsolicited frames.
 /// - Garbage (a decoder error) fails the request with the decoder's `driverFault`, after the
 ///   resync; it never hangs the exchange.
 public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
@@ -25,6 +28,8 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
     public let port: SerialPort
     private let isResponse: @Sendable (_ request: [UInt8], _ frame: Frame) -> Bool
     private let unsolicitedLimit: Int
+    /// How long the request after an abandoned one waits for the abandoned reply.
+    public let lateReplyWindow: Duration
 
     private struct State: Sendable {
         var decoder: Decoder
@@ -33,6 +38,9 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
         var nextKey: UInt64 = 0
         /// A request failed: the next one flushes the input before writing.
         var stale = false
+        /// A request failed after it was written: its reply may still be on its way, so the
+        /// next request first waits out `lateReplyWindow` for it.
+        var replyOutstanding: [UInt8]?
         var unsolicited: [Frame] = []
         var droppedUnsolicited = 0
         var discardedStale = 0
@@ -50,12 +58,16 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
     ///   - decoder: cuts the port's input into frames.
     ///   - isResponse: whether `frame` answers `request`; by default every frame does.
     ///   - unsolicitedLimit: unsolicited frames kept; the oldest are dropped past it.
+    ///   - lateReplyWindow: after a request was abandoned once written (timeout,
+    ///     cancellation), the next request first discards input until the abandoned reply
+    ///     arrives or this long passes without it, so that reply cannot answer it.
     public init(
         port: SerialPort, decoder: Decoder,
         isResponse: @escaping @Sendable (_ request: [UInt8], _ frame: Frame) -> Bool = { _, _ in true },
-        unsolicitedLimit: Int = 256
+        unsolicitedLimit: Int = 256, lateReplyWindow: Duration = .milliseconds(50)
     ) {
         self.port = port
+        self.lateReplyWindow = lateReplyWindow
         self.isResponse = isResponse
         self.unsolicitedLimit = max(0, unsolicitedLimit)
         self.state = LockedState(State(decoder: decoder))
@@ -74,17 +86,40 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
     /// - Throws: `timeout` (after a resync), `driverFault` for garbage (after a resync),
     ///   `deviceGone`, `closed`, `unavailable` (`cancelled: true`).
     public func request(_ request: [UInt8], timeout: Duration) async throws -> Frame {
+        try await self.request(request, timeout: timeout) { frame in frame }
+    }
+
+    /// Writes `request` and reads frames that answer it until `assemble` returns a reply:
+    /// for replies of several frames (a value line then `OK`, info lines then a status).
+    ///
+    /// - Parameter assemble: called with each answering frame in order; returns the reply
+    ///   once complete, `nil` to read on. A throw ends the request (after a resync).
+    /// - Throws: as `request(_:timeout:)`, and what `assemble` throws.
+    public func request<Reply>(
+        _ request: [UInt8], timeout: Duration, assemble: (Frame) throws -> Reply?
+    ) async throws -> Reply {
         let deadline = ContinuousClock.now + timeout
         try await takeTurn(until: deadline, for: "a request")
         defer { passTurn() }
+        var written = false
         do {
+            if let abandoned = state.withLock({ $0.replyOutstanding }) {
+                try await discardLateReply(to: abandoned, until: deadline)
+            }
             if state.withLock({ $0.stale }) { try resync() }
             try await port.write(request, timeout: remaining(until: deadline))
-            return try await receive(until: deadline, wanted: { isResponse(request, $0) }, other: keepUnsolicited)
+            written = true
+            while true {
+                let frame = try await receive(until: deadline, wanted: { isResponse(request, $0) }, other: keepUnsolicited)
+                if let reply = try assemble(frame) { return reply }
+            }
         } catch let error as LabvisorError {
             if error.code != .deviceGone && error.code != .closed {
                 try? resync()
-                state.withLock { $0.stale = true }
+                state.withLock {
+                    $0.stale = true
+                    if written { $0.replyOutstanding = request }
+                }
             }
             if error.code == .timeout {
                 throw LabvisorError(
@@ -142,6 +177,19 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
     }
 
     // MARK: - Receiving
+
+    /// Reads input until the abandoned request's reply arrives (dropped) or
+    /// `lateReplyWindow` passes without it; unsolicited frames are kept as usual.
+    private func discardLateReply(to abandoned: [UInt8], until deadline: ContinuousClock.Instant) async throws {
+        state.withLock { $0.replyOutstanding = nil }
+        let end = min(deadline, ContinuousClock.now + lateReplyWindow)
+        do {
+            _ = try await receive(until: end, wanted: { isResponse(abandoned, $0) }, other: keepUnsolicited)
+        } catch let error as LabvisorError where error.code == .timeout || error.code == .driverFault {
+            // Quiet for the whole window, or garbage: the resync that follows drops it.
+        }
+        state.withLock { $0.stale = true }
+    }
 
     /// Reads and decodes until a frame passes `wanted`; hands the others to `other`.
     private func receive(

@@ -1,0 +1,20 @@
+import ExampleHeater
+import ExampleHeaterSimulator
+import LabvisorDriverKit
+import LabvisorSimulation
+
+/// The reference drivers and their simulators, by driver id: what the daemon runs and
+/// `labvisor simulate` serves. Add a driver here after creating its folder under `drivers/`.
+public enum ReferenceDrivers {
+    /// Every reference driver.
+    public static let drivers = DriverCatalog([
+        DriverCatalog.Entry(ExampleHeaterDriver.self)
+    ])
+
+    /// Every simulator of a serial instrument.
+    public static let simulators = SimulatorCatalog([
+        SimulatorCatalog.Entry(id: "example-heater", summary: "Acme TC-1 temperature controller (the guide's example)") {
+            ExampleHeaterDevice()
+        }
+    ])
+}

@@ -1,0 +1,156 @@
+import ExampleHeater
+import ExampleHeaterSimulator
+import Foundation
+import LabvisorDriverKit
+import LabvisorSimulation
+import Testing
+
+/// Keeps every event published.
+final class CollectedEvents: EventSink {
+    let events = LockedState<[Event]>([])
+    func publish(_ event: Event) { events.withLock { $0.append(event) } }
+}
+
+/// The example driver against its simulator, through a real PTY and the real serial port.
+@Suite("ExampleHeaterTests", .timeLimit(.minutes(1)))
+struct ExampleHeaterTests {
+    /// The manifest in this folder, parsed as the daemon parses it.
+    static func manifest() throws -> DriverManifest {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let file = folder.appendingPathComponent("driver.toml").path
+        return try DriverManifestParser.parse(try String(contentsOfFile: file, encoding: .utf8), file: file)
+    }
+
+    /// Runs `body` with the driver open on a fresh simulator.
+    func withHeater(
+        _ configure: (inout ExampleHeaterDevice) -> Void = { _ in },
+        events: CollectedEvents? = nil,
+        _ body: (DriverHost<ExampleHeaterDriver>, SimulatedSerialDevice<ExampleHeaterDevice>) async throws -> Void
+    ) async throws {
+        var model = ExampleHeaterDevice()
+        configure(&model)
+        let device = try SimulatedSerialDevice(model: model)
+        device.start()
+        defer { device.stop() }
+        let host = try await DriverHost<ExampleHeaterDriver>.open(
+            instrument: "heater-1", node: device.path, transport: try Self.manifest().transport, events: events)
+        do {
+            try await body(host, device)
+        } catch {
+            try? await host.shutdown(timeout: .seconds(2))
+            throw error
+        }
+        if device.isUnplugged {
+            let error = await #expect(throws: LabvisorError.self) { try await host.shutdown(timeout: .seconds(2)) }
+            #expect(error?.code == .deviceGone, "an unplugged heater cannot be switched off, and shutdown says so")
+        } else {
+            try await host.shutdown(timeout: .seconds(2))
+        }
+    }
+
+    @Test func identifiesTheDevice() async throws {
+        try await withHeater({ $0.serialNumber = "TC1-7" }) { host, _ in
+            #expect(host.identification == InstrumentIdentification(model: "TC-1", serialNumber: "TC1-7", firmware: "1.2.0"))
+        }
+    }
+
+    @Test func setpointRoundTripsAndRangeIsCheckedBeforeTheDevice() async throws {
+        try await withHeater { host, device in
+            try await host.write("setpoint", value: 42.5, timeout: .seconds(2))
+            let setpoint = try await host.read("setpoint", timeout: .seconds(2))
+            #expect(setpoint == .double(42.5))
+            #expect(device.withModel { $0.setpoint } == 42.5)
+            let before = device.requestCount
+            let error = await #expect(throws: LabvisorError.self) {
+                try await host.write("setpoint", value: 400, timeout: .seconds(2))
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.fields["argument"] == "setpoint")
+            #expect(device.requestCount == before, "an out-of-range value never reaches the device")
+        }
+    }
+
+    @Test func rampReachesTheTargetAndPublishesTemperatures() async throws {
+        let events = CollectedEvents()
+        try await withHeater(events: events) { host, device in
+            let reached = try await host.invoke("rampTo", arguments: ["celsius": 30], timeout: .seconds(10))
+            #expect(abs((reached.number ?? 0) - 30) <= 0.5)
+            #expect(device.withModel { $0.heating })
+        }
+        let temperatures = events.events.withLock { $0 }.filter { $0.kind == .propertyChanged && $0.instrument == "heater-1" }
+            .compactMap { $0.fields["value"]?.number }
+        #expect(temperatures.count >= 2)
+        #expect(temperatures.first! < temperatures.last!, "temperatures rise during the ramp: \(temperatures)")
+    }
+
+    @Test func immediateHeatOffInterruptsARamp() async throws {
+        try await withHeater({ $0.timeConstant = 1000 }) { host, device in
+            let ramp = Task { try await host.invoke("rampTo", arguments: ["celsius": 100], timeout: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))
+            let started = ContinuousClock.now
+            _ = try await host.invoke("heatOff", arguments: [:], timeout: .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(1))
+            let error = await #expect(throws: LabvisorError.self) { try await ramp.value }
+            #expect(error?.code == .unavailable)
+            #expect(device.withModel { !$0.heating })
+        }
+    }
+
+    @Test func shutdownLeavesTheHeaterOff() async throws {
+        let device = try SimulatedSerialDevice(model: ExampleHeaterDevice())
+        device.start()
+        defer { device.stop() }
+        let host = try await DriverHost<ExampleHeaterDriver>.open(
+            instrument: "heater-1", node: device.path, transport: try Self.manifest().transport)
+        _ = try await host.invoke("heatOn", arguments: [:], timeout: .seconds(2))
+        #expect(device.withModel { $0.heating })
+        try await host.shutdown(timeout: .seconds(2))
+        #expect(device.withModel { !$0.heating })
+        let error = await #expect(throws: LabvisorError.self) { try await host.read("temperature", timeout: .seconds(1)) }
+        #expect(error?.code == .closed)
+    }
+
+    @Test func deviceErrorRepliesBecomeErrors() async throws {
+        try await withHeater { host, device in
+            device.inject(.replaceReply(Array("ERR 7 sensor open\r\n".utf8)))
+            let error = await #expect(throws: LabvisorError.self) { try await host.read("temperature", timeout: .seconds(2)) }
+            #expect(error?.code == .driverFault)
+            #expect(error?.fields["deviceError"] == "7")
+            let heating = try await host.read("heating", timeout: .seconds(2))
+            #expect(heating == false)
+        }
+    }
+
+    @Test func silentDeviceTimesOutAndTheNextCallWorks() async throws {
+        try await withHeater { host, device in
+            device.inject(.noReply(count: 1))
+            let error = await #expect(throws: LabvisorError.self) { try await host.read("temperature", timeout: .seconds(2)) }
+            #expect(error?.code == .timeout)
+            let heating = try await host.read("heating", timeout: .seconds(2))
+            #expect(heating == false)
+        }
+    }
+
+    @Test func garbageIsAnErrorThenResyncs() async throws {
+        try await withHeater { host, device in
+            device.inject(.replaceReply([0xFF, 0xFE, 0x00, 0x41, 0x0D, 0x0A]))
+            let error = await #expect(throws: LabvisorError.self) { try await host.read("temperature", timeout: .seconds(2)) }
+            #expect(error?.code == .driverFault)
+            let setpoint = try await host.read("setpoint", timeout: .seconds(2))
+            #expect(setpoint == .double(25))
+        }
+    }
+
+    @Test func unplugMidCallGivesDeviceGoneFast() async throws {
+        try await withHeater { host, device in
+            device.inject(.stall(.seconds(5)))
+            let call = Task { try await host.read("temperature", timeout: .seconds(5)) }
+            try await Task.sleep(for: .milliseconds(100))
+            let unplugged = ContinuousClock.now
+            device.unplug()
+            let error = await #expect(throws: LabvisorError.self) { try await call.value }
+            #expect(error?.code == .deviceGone)
+            #expect(ContinuousClock.now - unplugged < .milliseconds(500))
+        }
+    }
+}

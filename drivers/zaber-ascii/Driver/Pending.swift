@@ -1,0 +1,1 @@
+// Arrives with the driver (issue 4); replace this file.
