@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Labvisor needs to build and test (Debian/Ubuntu).
-# A no-op when they are present; uses sudo only when not root.
+# A no-op when they are present; uses sudo only when not root. Then the Python test tools.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev)
 
@@ -12,21 +13,33 @@ for package in "${packages[@]}"; do
     fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=()
+    else
+        sudo=(sudo)
+    fi
+    echo "setup: installing ${missing[*]}" >&2
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-
-if [ "$(id -u)" -eq 0 ]; then
-    sudo=()
-else
-    sudo=(sudo)
-fi
-
-echo "setup: installing ${missing[*]}" >&2
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "setup: the Swift toolchain (6.1 or newer) is not on PATH; install it from swift.org" >&2
     exit 1
+fi
+
+# Python tools the tests use to cross-check simulators against vendors' own host libraries
+# (zaber-motion, thorlabs-apt-device): a virtual environment in .venv-tools, rebuilt when
+# scripts/python-requirements.txt changes.
+venv=.venv-tools
+requirements=scripts/python-requirements.txt
+if [ -s "$requirements" ]; then
+    stamp="$venv/requirements.stamp"
+    if [ ! -x "$venv/bin/python3" ] || ! cmp -s "$requirements" "$stamp"; then
+        echo "setup: installing Python test tools into $venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r "$requirements"
+        cp "$requirements" "$stamp"
+    fi
 fi
