@@ -114,6 +114,7 @@ let package = Package(
             name: "labvisor",
             dependencies: [
                 "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorSimulation",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -1,10 +1,10 @@
 import ArgumentParser
 
-/// `labvisor`: the administration tool. Today it only generates the udev rules.
+/// `labvisor`: the administration tool: udev rules from the manifests, instrument simulators.
 @main
 struct Labvisor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labvisor",
         abstract: "Labvisor administration tool.",
-        subcommands: [UdevRulesCommand.self])
+        subcommands: [UdevRulesCommand.self, SimulateCommand.self])
 }
