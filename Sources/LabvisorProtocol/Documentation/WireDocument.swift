@@ -1,0 +1,83 @@
+import Foundation
+
+/// Writes `docs/wire.md` from the wire types themselves: the framing, the envelope, the error
+/// object, and every method and notification with encoded examples. A test keeps the
+/// committed file equal to `markdown()`.
+public enum WireDocument {
+    /// The whole document.
+    public static func markdown() -> String {
+        var text = """
+            # The Labvisor wire protocol
+
+            Generated from `Sources/LabvisorProtocol` by `WireDocument.markdown()`; a test keeps
+            this file in step with the code (`LABVISOR_WRITE_DOCS=1 swift test --filter
+            WireDocumentTests` rewrites it). Everything a client needs is here.
+
+            ## Transport and framing
+
+            A client connects to the daemon's unix socket (default; see `docs/architecture.md`
+            for the path rule) or TCP port. Each message is one **frame**: a 4-byte big-endian
+            length `N`, then `N` bytes. Frames larger than \(Framing.defaultMaxFrameSize) bytes
+            are refused (`resourceExhausted`) and the connection is closed.
+
+            - A frame whose first byte is `{` is one JSON-RPC 2.0 message, UTF-8 JSON.
+            - A frame whose first byte is `0x00` is a binary message: `0x00`, a 4-byte
+              big-endian header length `H`, `H` bytes of JSON header, then the raw payload
+              (camera frames travel this way, never as base64).
+
+            ## Messages
+
+            Requests are JSON-RPC 2.0: `{"jsonrpc": "2.0", "id": 7, "method": "...", "params": {...}}`.
+            Responses carry the same `id` and either `result` or `error`. A client may send
+            requests without waiting for earlier responses; responses may come in any order.
+            Server notifications have a `method` and no `id`.
+
+            ## Errors
+
+            The error object's `code` is a JSON-RPC number; `message` is a sentence for people;
+            `data.labvisorCode` is the stable code and `data.fields` the structured details
+            (which argument, who holds the lease, since when, ...).
+
+            \(example(ErrorObject(LabvisorError(
+                .locked, "stage-x is locked by uid 1000 pid 4242 since 10:02:11 (2 waiting)",
+                fields: ["instrument": "stage-x", "holder": "uid 1000 pid 4242", "since": 1_790_000_000.5, "waiters": 2]))))
+
+            | `data.labvisorCode` | JSON-RPC `code` |
+            |---|---|
+
+            """
+        for code in ErrorCode.allCases {
+            text += "| `\(code.rawValue)` | \(ErrorObject.jsonRPCCode(for: code)) |\n"
+        }
+        text += "\nMalformed JSON gives the standard `-32700`, an unknown method `-32601`, bad params `-32602`"
+        text += " (with `data.labvisorCode` `invalidArgument` naming the member).\n\n## Methods\n"
+        for method in WireMethods.all {
+            text += section(method)
+        }
+        text += "\n## Notifications\n"
+        for notification in WireMethods.notifications {
+            text += notificationSection(notification)
+        }
+        return text
+    }
+
+    private static func section<Method: WireMethod>(_ method: Method.Type) -> String {
+        var text = "\n### `\(Method.name)`\n\n\(Method.summary)\n\nParameters:\n\n\(example(Method.exampleParams))\n\n"
+        text += "Result:\n\n\(example(Method.exampleResult))\n"
+        if !Method.errors.isEmpty {
+            text += "\nErrors: \(Method.errors.map { "`\($0.rawValue)`" }.joined(separator: ", ")).\n"
+        }
+        return text
+    }
+
+    private static func notificationSection<Notification: WireNotification>(_ notification: Notification.Type) -> String {
+        "\n### `\(Notification.name)`\n\n\(Notification.summary)\n\nParameters:\n\n\(example(Notification.exampleParams))\n"
+    }
+
+    private static func example(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let json = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "(not encodable)"
+        return "```json\n\(json)\n```"
+    }
+}

@@ -1,0 +1,120 @@
+/// `instrument.invoke`: calls a driver method.
+public enum InvokeMethod: WireMethod {
+    /// Parameters.
+    public struct Params: Codable, Sendable, Hashable {
+        /// The instrument.
+        public var instrument: String
+        /// The method (see `instruments.describe`).
+        public var method: String
+        /// The arguments by name; checked against the method's schema before the driver runs.
+        public var arguments: [String: JSONValue]
+        /// Seconds the call may take, waiting in the instrument's queue included; past it the
+        /// call is cancelled in the driver (`deadlineExceeded`). Default: the daemon's.
+        public var timeout: Double?
+        /// Return at once with a call id; the outcome arrives as a `callCompleted` or
+        /// `callFailed` event.
+        public var oneway: Bool?
+        /// The lease to act under, when this connection did not take it (its token).
+        public var leaseToken: String?
+        /// Creates parameters.
+        public init(
+            instrument: String, method: String, arguments: [String: JSONValue] = [:], timeout: Double? = nil,
+            oneway: Bool? = nil, leaseToken: String? = nil
+        ) {
+            self.instrument = instrument
+            self.method = method
+            self.arguments = arguments
+            self.timeout = timeout
+            self.oneway = oneway
+            self.leaseToken = leaseToken
+        }
+    }
+    /// Result.
+    public struct Result: Codable, Sendable, Hashable {
+        /// What the method returned (`null` for nothing); absent for a oneway call.
+        public var value: JSONValue?
+        /// The call id of a oneway call.
+        public var call: Int?
+        /// Creates a result.
+        public init(value: JSONValue? = nil, call: Int? = nil) {
+            self.value = value
+            self.call = call
+        }
+    }
+    public static let name = "instrument.invoke"
+    public static let summary = """
+        Calls a method. Control methods need the caller's lease (held by this connection, or \
+        named by `leaseToken`); observe methods do not. Calls to one instrument run one at a \
+        time in arrival order; `immediate` methods interrupt the call in progress.
+        """
+    public static let errors: [ErrorCode] = [
+        .notFound, .unknownMethod, .invalidArgument, .leaseRequired, .leaseRevoked, .deadlineExceeded, .timeout,
+        .deviceGone, .driverFault, .resourceExhausted,
+    ]
+    public static let exampleParams = Params(instrument: "heater-1", method: "rampTo", arguments: ["celsius": 40], timeout: 30)
+    public static let exampleResult = Result(value: 39.6)
+}
+
+/// `instrument.get`: reads a property.
+public enum GetProperty: WireMethod {
+    /// Parameters.
+    public struct Params: Codable, Sendable, Hashable {
+        /// The instrument.
+        public var instrument: String
+        /// The property.
+        public var property: String
+        /// Seconds the read may take.
+        public var timeout: Double?
+        /// Creates parameters.
+        public init(instrument: String, property: String, timeout: Double? = nil) {
+            self.instrument = instrument
+            self.property = property
+            self.timeout = timeout
+        }
+    }
+    /// Result.
+    public struct Result: Codable, Sendable, Hashable {
+        /// The value.
+        public var value: JSONValue
+        /// Creates a result.
+        public init(value: JSONValue) { self.value = value }
+    }
+    public static let name = "instrument.get"
+    public static let summary = "Reads a property. Needs no lease: observers can always read."
+    public static let errors: [ErrorCode] = [.notFound, .deadlineExceeded, .timeout, .deviceGone, .driverFault]
+    public static let exampleParams = Params(instrument: "heater-1", property: "temperature")
+    public static let exampleResult = Result(value: 23.5)
+}
+
+/// `instrument.set`: writes a property.
+public enum SetProperty: WireMethod {
+    /// Parameters.
+    public struct Params: Codable, Sendable, Hashable {
+        /// The instrument.
+        public var instrument: String
+        /// The property.
+        public var property: String
+        /// The new value; checked against the property's schema.
+        public var value: JSONValue
+        /// Seconds the write may take.
+        public var timeout: Double?
+        /// The lease to act under, when this connection did not take it.
+        public var leaseToken: String?
+        /// Creates parameters.
+        public init(instrument: String, property: String, value: JSONValue, timeout: Double? = nil, leaseToken: String? = nil) {
+            self.instrument = instrument
+            self.property = property
+            self.value = value
+            self.timeout = timeout
+            self.leaseToken = leaseToken
+        }
+    }
+    public typealias Result = Empty
+    public static let name = "instrument.set"
+    public static let summary = "Writes a property. Needs the caller's lease."
+    public static let errors: [ErrorCode] = [
+        .notFound, .invalidArgument, .leaseRequired, .leaseRevoked, .deadlineExceeded, .deviceGone, .driverFault,
+    ]
+    public static let exampleParams = Params(instrument: "heater-1", property: "setpoint", value: 40)
+    public static let exampleResult = Empty()
+}

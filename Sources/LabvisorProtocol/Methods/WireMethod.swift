@@ -1,0 +1,30 @@
+/// One method of the wire: its name, its parameter and result types, and what it does.
+/// `WireMethods.all` lists them; `docs/wire.md` is generated from that list.
+public protocol WireMethod: Sendable {
+    /// Parameters (an object).
+    associatedtype Params: Codable & Sendable
+    /// Result.
+    associatedtype Result: Codable & Sendable
+    /// The method name on the wire (`instrument.invoke`).
+    static var name: String { get }
+    /// What it does, for `docs/wire.md`.
+    static var summary: String { get }
+    /// The errors it may return beyond the generic ones, for `docs/wire.md`.
+    static var errors: [ErrorCode] { get }
+    /// An example of the parameters, for `docs/wire.md`.
+    static var exampleParams: Params { get }
+    /// An example of the result, for `docs/wire.md`.
+    static var exampleResult: Result { get }
+}
+
+/// A notification the server sends (events, stream frames).
+public protocol WireNotification: Sendable {
+    /// Parameters (an object).
+    associatedtype Params: Codable & Sendable
+    /// The method name on the wire (`event`).
+    static var name: String { get }
+    /// What it carries.
+    static var summary: String { get }
+    /// An example, for `docs/wire.md`.
+    static var exampleParams: Params { get }
+}

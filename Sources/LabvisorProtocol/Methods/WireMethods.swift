@@ -1,0 +1,20 @@
+/// Every method and notification of the wire, in the order `docs/wire.md` lists them.
+public enum WireMethods {
+    /// The methods clients call.
+    public static let all: [any WireMethod.Type] = [
+        DaemonStatus.self,
+        ListInstruments.self,
+        DescribeInstrument.self,
+        InvokeMethod.self,
+        GetProperty.self,
+        SetProperty.self,
+        AcquireLease.self,
+        ReleaseLease.self,
+        WatchEvents.self,
+    ]
+
+    /// The notifications the server sends.
+    public static let notifications: [any WireNotification.Type] = [
+        EventNotification.self
+    ]
+}
