@@ -38,6 +38,7 @@ let package = Package(
         .library(name: "LabvisorClient", targets: ["LabvisorClient"]),
         .executable(name: "labvisor-bench", targets: ["labvisor-bench"]),
         .executable(name: "labvisor", targets: ["labvisor"]),
+        .executable(name: "labvisord", targets: ["labvisord"]),
         .library(name: "LabvisorReferenceDrivers", targets: ["LabvisorReferenceDrivers"]),
     ],
     dependencies: [
@@ -46,6 +47,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries, found through pkg-config (`scripts/setup.sh` installs them).
@@ -89,11 +91,28 @@ let package = Package(
         // (umockdev testbeds and device records live here, shared by tests and the bench).
         .target(name: "LabvisorSimulation", dependencies: ["LabvisorCore", "LabvisorHardware", "CUMockdev"]),
         // Wire messages shared by the server and the clients.
-        .target(name: "LabvisorProtocol", dependencies: ["LabvisorCore"]),
+        .target(
+            name: "LabvisorProtocol",
+            dependencies: ["LabvisorCore", .product(name: "NIOCore", package: "swift-nio")]),
         // Supervisor, wire server, config, store, systemd.
-        .target(name: "LabvisorServer", dependencies: ["LabvisorCore", "LabvisorProtocol", "LabvisorHardware"]),
+        .target(
+            name: "LabvisorServer",
+            dependencies: [
+                "LabvisorCore", "LabvisorProtocol", "LabvisorHardware", "LabvisorDriverKit", "LabvisorSimulation",
+                "LabvisorReferenceDrivers",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // The Swift client library.
-        .target(name: "LabvisorClient", dependencies: ["LabvisorProtocol"]),
+        .target(
+            name: "LabvisorClient",
+            dependencies: [
+                "LabvisorProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
 
         .executableTarget(
             name: "labvisor-bench",
@@ -101,6 +120,16 @@ let package = Package(
                 "LabvisorCore", "LabvisorHardware",
                 "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // The daemon (thin: the parts live in LabvisorServer).
+        .executableTarget(
+            name: "labvisord",
+            dependencies: [
+                "LabvisorServer", "LabvisorHardware",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
         // Every reference driver and simulator, by id: what the daemon and `labvisor simulate` load.
@@ -113,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "labvisor",
             dependencies: [
-                "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorSimulation",
+                "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorSimulation", "LabvisorClient",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -136,6 +165,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
+        // The real daemon process, driven by the real clients (needs the built executables).
+        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
         .testTarget(
             name: "LabvisorDriverKitTests",
             dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers"]),

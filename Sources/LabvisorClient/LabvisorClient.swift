@@ -1,3 +1,4 @@
-/// `LabvisorClient` is the Swift client library for `labvisord`. Its contents arrive with
-/// the daemon and the wire (see `docs/architecture.md`).
+/// `LabvisorClient`: the Swift client. `LabvisorConnection` speaks the wire (one connection,
+/// many concurrent requests); `LabvisorClient` adds the typed operations of DESIGN.md:
+/// list, describe, invoke, get, set, leases (`withLease { }`).
 @_exported import LabvisorProtocol

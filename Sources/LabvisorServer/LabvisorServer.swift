@@ -1,4 +1,5 @@
-/// `LabvisorServer` holds the supervisor (inventory, bindings, sessions, leases), the wire
-/// server, the config, the store and the systemd notifier. Its contents arrive with the
-/// daemon (see `docs/architecture.md`).
+/// `LabvisorServer` holds the daemon's parts: the supervisor (`Supervisor`: inventory,
+/// driver sessions, leases, events), the per-connection state (`ClientSession`), the wire
+/// server (`RPCServer` on SwiftNIO, `RPCDispatcher`), and demo mode (`DemoInstruments`).
 @_exported import LabvisorCore
+@_exported import LabvisorProtocol

@@ -2,9 +2,12 @@ import ArgumentParser
 
 /// `labvisor`: the administration tool: udev rules from the manifests, instrument simulators.
 @main
-struct Labvisor: AsyncParsableCommand {
+struct LabvisorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labvisor",
         abstract: "Labvisor administration tool.",
-        subcommands: [UdevRulesCommand.self, SimulateCommand.self])
+        subcommands: [
+            ListCommand.self, DescribeCommand.self, CallCommand.self, GetCommand.self, SetCommand.self, StatusCommand.self,
+            SimulateCommand.self, UdevRulesCommand.self,
+        ])
 }

@@ -1,0 +1,113 @@
+/// The typed client API: what an experiment script calls.
+///
+/// ```swift
+/// let labvisor = try await Labvisor.connect()
+/// try await labvisor.withLease(["stage-x"]) { lease in
+///     try await labvisor.invoke("stage-x", "home")
+///     let position = try await labvisor.get("stage-x", "position")
+/// }
+/// ```
+public final class Labvisor: Sendable {
+    /// The connection underneath.
+    public let connection: LabvisorConnection
+
+    /// Wraps an open connection.
+    public init(connection: LabvisorConnection) {
+        self.connection = connection
+    }
+
+    /// Connects to the daemon at `endpoint` (default: `LABVISOR_URL`, else the local socket).
+    public static func connect(to endpoint: Endpoint? = nil) async throws -> Labvisor {
+        Labvisor(connection: try await LabvisorConnection.connect(to: endpoint))
+    }
+
+    /// The daemon's status.
+    public func status() async throws -> DaemonStatus.Result {
+        try await connection.call(DaemonStatus.self, Empty())
+    }
+
+    /// The instruments, optionally only those matching a requirements query.
+    public func list(where query: JSONValue? = nil) async throws -> [InstrumentSummary] {
+        try await connection.call(ListInstruments.self, .init(where: query)).instruments
+    }
+
+    /// One instrument with its methods and properties.
+    public func describe(_ instrument: String) async throws -> DescribeInstrument.Result {
+        try await connection.call(DescribeInstrument.self, .init(instrument: instrument))
+    }
+
+    /// Calls a method and returns its value.
+    ///
+    /// - Parameters:
+    ///   - timeout: the call's deadline in the daemon (queue wait included).
+    ///   - leaseToken: act under a lease this connection did not take.
+    @discardableResult
+    public func invoke(
+        _ instrument: String, _ method: String, _ arguments: [String: JSONValue] = [:], timeout: Duration? = nil,
+        leaseToken: String? = nil
+    ) async throws -> JSONValue {
+        let result = try await connection.call(
+            InvokeMethod.self,
+            .init(instrument: instrument, method: method, arguments: arguments, timeout: timeout?.seconds, leaseToken: leaseToken),
+            timeout: timeout.map { $0 + .seconds(5) })
+        return result.value ?? .null
+    }
+
+    /// Queues a method and returns its call id; the outcome arrives as an event.
+    public func invokeOneway(
+        _ instrument: String, _ method: String, _ arguments: [String: JSONValue] = [:], timeout: Duration? = nil,
+        leaseToken: String? = nil
+    ) async throws -> Int {
+        let result = try await connection.call(
+            InvokeMethod.self,
+            .init(instrument: instrument, method: method, arguments: arguments, timeout: timeout?.seconds, oneway: true, leaseToken: leaseToken))
+        return result.call ?? 0
+    }
+
+    /// Reads a property.
+    public func get(_ instrument: String, _ property: String, timeout: Duration? = nil) async throws -> JSONValue {
+        try await connection.call(GetProperty.self, .init(instrument: instrument, property: property, timeout: timeout?.seconds)).value
+    }
+
+    /// Writes a property (needs the lease).
+    public func set(_ instrument: String, _ property: String, _ value: JSONValue, timeout: Duration? = nil, leaseToken: String? = nil) async throws {
+        _ = try await connection.call(
+            SetProperty.self, .init(instrument: instrument, property: property, value: value, timeout: timeout?.seconds, leaseToken: leaseToken))
+    }
+
+    /// Takes a lease on the named instruments, waiting up to `timeout` (zero: fail at once
+    /// with `locked`).
+    public func acquire(_ instruments: [String], timeout: Duration = .zero) async throws -> LeaseGrant {
+        try await connection.call(AcquireLease.self, .init(instruments: instruments, timeout: timeout.seconds))
+    }
+
+    /// Takes a lease on `count` free instruments matching `query`.
+    public func acquire(where query: JSONValue, count: Int = 1, timeout: Duration = .zero) async throws -> LeaseGrant {
+        try await connection.call(AcquireLease.self, .init(where: query, count: count, timeout: timeout.seconds))
+    }
+
+    /// Releases a lease.
+    public func release(_ lease: LeaseGrant) async throws {
+        _ = try await connection.call(ReleaseLease.self, .init(lease: lease.lease))
+    }
+
+    /// Runs `body` holding a lease on `instruments`, and releases it however `body` ends.
+    public func withLease<Value: Sendable>(
+        _ instruments: [String], timeout: Duration = .zero, _ body: (LeaseGrant) async throws -> Value
+    ) async throws -> Value {
+        let lease = try await acquire(instruments, timeout: timeout)
+        do {
+            let value = try await body(lease)
+            try await release(lease)
+            return value
+        } catch {
+            try? await release(lease)
+            throw error
+        }
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        await connection.close()
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import LabvisorProtocol
+import NIOCore
+import NIOPosix
+
+/// One connection to `labvisord`: framed JSON-RPC requests, answered in any order and
+/// matched by id. Safe to use from many tasks at once. When the connection ends, pending and
+/// later requests fail with `unavailable`; leases it held are released by the daemon.
+public final class LabvisorConnection: Sendable {
+    /// Where it is connected.
+    public let endpoint: Endpoint
+    private let channel: any Channel
+    private let pending: PendingRequests
+
+    private init(endpoint: Endpoint, channel: any Channel, pending: PendingRequests) {
+        self.endpoint = endpoint
+        self.channel = channel
+        self.pending = pending
+    }
+
+    /// Connects to `endpoint` (default: `Endpoint.fromEnvironment()`).
+    ///
+    /// - Throws: `unavailable` naming the endpoint when nothing listens there.
+    public static func connect(to endpoint: Endpoint? = nil, timeout: Duration = .seconds(5)) async throws -> LabvisorConnection {
+        let endpoint = try endpoint ?? Endpoint.fromEnvironment()
+        let pending = PendingRequests(endpoint: endpoint)
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ResponseHandler(pending: pending))
+                }
+            }
+        do {
+            let channel: any Channel
+            switch endpoint {
+            case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
+            }
+            return LabvisorConnection(endpoint: endpoint, channel: channel, pending: pending)
+        } catch {
+            throw LabvisorError(
+                .unavailable, "cannot connect to labvisord at \(endpoint): \(error) (is the daemon running? LABVISOR_URL sets where to look)",
+                fields: ["endpoint": .string(endpoint.description)])
+        }
+    }
+
+    /// Calls `method` and returns its result.
+    ///
+    /// - Parameter timeout: how long to wait for the response (the daemon applies its own
+    ///   call deadlines); `nil` waits until the task is cancelled.
+    /// - Throws: the daemon's error as a `LabvisorError`; `unavailable` when the connection
+    ///   ends; `timeout`.
+    public func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration? = nil) async throws -> Method.Result {
+        let id = pending.nextID()
+        let payload = Array(try JSONEncoder().encode(RPCRequest(id: .number(id), method: Method.name, params: params)))
+        let channel = self.channel
+        let response = try await pending.wait(id: id, deadline: timeout.map { ContinuousClock.now + $0 }) {
+            channel.writeAndFlush(channel.allocator.frame(payload), promise: nil)
+        }
+        let decoded = try JSONDecoder().decode(RPCResponse<Method.Result>.self, from: Data(response))
+        if let error = decoded.error { throw error.labvisorError }
+        guard let result = decoded.result else {
+            throw LabvisorError(.unavailable, "the daemon's response to \(Method.name) has neither result nor error")
+        }
+        return result
+    }
+
+    /// Closes the connection (the daemon releases what it held).
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Requests waiting for their responses, by id.
+final class PendingRequests: Sendable {
+    private struct State: Sendable {
+        var nextID = 0
+        var waiting: [Int: WaitContinuation<[UInt8], any Error>] = [:]
+        var ended: LabvisorError?
+    }
+
+    private let state = LockedState(State())
+    private let endpoint: Endpoint
+
+    init(endpoint: Endpoint) {
+        self.endpoint = endpoint
+    }
+
+    func nextID() -> Int {
+        state.withLock {
+            $0.nextID += 1
+            return $0.nextID
+        }
+    }
+
+    /// Registers `id`, runs `send`, and waits for the response.
+    func wait(id: Int, deadline: ContinuousClock.Instant?, send: @escaping @Sendable () -> Void) async throws -> [UInt8] {
+        try await suspend(until: deadline) { (continuation: WaitContinuation<[UInt8], any Error>) in
+            let ended = state.withLock { state -> LabvisorError? in
+                if let ended = state.ended { return ended }
+                state.waiting[id] = continuation
+                return nil
+            }
+            if let ended {
+                continuation.resume(throwing: ended)
+            } else {
+                send()
+            }
+        } expire: { [state] end in
+            guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+            switch end {
+            case .deadline: continuation.resume(throwing: LabvisorError(.timeout, "no response from labvisord within the client's timeout"))
+            case .cancelled: continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    /// Hands a response to its waiter.
+    func deliver(id: Int, response: [UInt8]) {
+        state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: response)
+    }
+
+    /// Fails every waiter and later request.
+    func end(_ reason: String) {
+        let error = LabvisorError(.unavailable, "the connection to labvisord at \(endpoint) ended: \(reason)", fields: ["endpoint": .string(endpoint.description)])
+        let waiting = state.withLock { state in
+            if state.ended == nil { state.ended = error }
+            defer { state.waiting = [:] }
+            return Array(state.waiting.values)
+        }
+        for waiter in waiting { waiter.resume(throwing: error) }
+    }
+}
+
+/// Routes response frames to their requests.
+final class ResponseHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let pending: PendingRequests
+
+    init(pending: PendingRequests) {
+        self.pending = pending
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard let head = try? JSONDecoder().decode(RPCResponseHead.self, from: Data(bytes)) else { return }
+        if case .number(let id)? = head.id {
+            pending.deliver(id: id, response: bytes)
+        } else if head.id == nil, let error = head.error {
+            // An error for no request: the daemon refused the connection (a limit).
+            pending.end(error.message)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pending.end("the daemon closed the connection")
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        pending.end("\(error)")
+        context.close(promise: nil)
+    }
+}

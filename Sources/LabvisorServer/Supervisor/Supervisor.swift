@@ -1,0 +1,202 @@
+import Foundation
+import LabvisorDriverKit
+import Logging
+
+/// The daemon's inventory and what acts on it: instruments with their driver sessions, the
+/// lease table and the event bus. Every wire operation lands here, checked (names,
+/// arguments, access) before a driver runs.
+public final class Supervisor: Sendable {
+    /// Lease, lifecycle, property and call events.
+    public let events: EventBus
+    /// Who controls which instrument.
+    public let leases: LeaseTable
+    /// Default per-call timeout when the client gives none.
+    public let defaultCallTimeout: Duration
+    /// When the supervisor started.
+    public let startedAt = ContinuousClock.now
+    private let instruments = LockedState<[String: ManagedInstrument]>([:])
+    private let logger: Logger
+
+    /// Creates an empty supervisor.
+    public init(events: EventBus = EventBus(), defaultCallTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "labvisor.supervisor")) {
+        self.events = events
+        self.leases = LeaseTable(events: events)
+        self.defaultCallTimeout = defaultCallTimeout
+        self.logger = logger
+    }
+
+    // MARK: - Inventory
+
+    /// Adds an instrument (or replaces one of the same name).
+    public func add(_ instrument: ManagedInstrument) {
+        instruments.withLock { $0[instrument.name] = instrument }
+        leases.register(instrument.name, document: instrument.document, status: instrument.lifecycle.state.rawValue)
+        events.publish(Event(kind: .instrumentAdded, instrument: instrument.name, fields: ["driver": .string(instrument.driver.id)]))
+    }
+
+    /// The instrument named `name`.
+    ///
+    /// - Throws: `notFound` listing the instruments there are.
+    public func instrument(_ name: String) throws(LabvisorError) -> ManagedInstrument {
+        guard let instrument = instruments.withLock({ $0[name] }) else {
+            var error = LabvisorError.notFound("instrument", name)
+            error.message += " (instruments: \(instrumentNames.joined(separator: ", ")))"
+            throw error
+        }
+        return instrument
+    }
+
+    /// The instruments' names, sorted.
+    public var instrumentNames: [String] { instruments.withLock { $0.keys.sorted() } }
+
+    /// `instruments.list`.
+    public func list(_ params: ListInstruments.Params) throws(LabvisorError) -> ListInstruments.Result {
+        let query = try params.where.map { (json) throws(LabvisorError) in try RequirementQuery(parsing: json) }
+        let all = instruments.withLock { Array($0.values) }.sorted { $0.name < $1.name }
+        let chosen = all.filter { query?.matches($0.document) ?? true }
+        return ListInstruments.Result(instruments: chosen.map(summary))
+    }
+
+    /// `instruments.describe`.
+    public func describe(_ params: DescribeInstrument.Params) throws(LabvisorError) -> DescribeInstrument.Result {
+        let instrument = try instrument(params.instrument)
+        return DescribeInstrument.Result(
+            summary: summary(instrument), identification: instrument.lastIdentification?.json,
+            interface: instrument.driver.interface)
+    }
+
+    /// `daemon.status`.
+    public func status(clients: Int, maxClients: Int, demo: Bool) -> DaemonStatus.Result {
+        DaemonStatus.Result(
+            version: LabvisorVersion.current, uptime: (ContinuousClock.now - startedAt).seconds, clients: clients,
+            maxClients: maxClients, instruments: instruments.withLock { $0.count }, leases: leases.leases.count, demo: demo)
+    }
+
+    // MARK: - Calls
+
+    /// `instrument.invoke`: checks the method, its arguments and the caller's lease, then
+    /// calls the driver (opening it on first use).
+    public func invoke(_ params: InvokeMethod.Params, from session: ClientSession) async throws -> InvokeMethod.Result {
+        let instrument = try instrument(params.instrument)
+        let method = try instrument.driver.interface.method(params.method)
+        let arguments = try method.validate(arguments: params.arguments)
+        if method.access == .control {
+            _ = try leases.authorize(session.client, token: params.leaseToken, for: instrument.name)
+        }
+        let timeout = try timeout(params.timeout)
+        let hosted = try await session.hosted(instrument)
+        if params.oneway == true {
+            let call = try hosted.invokeOneway(method.name, arguments: arguments, timeout: timeout)
+            return InvokeMethod.Result(call: Int(call))
+        }
+        return InvokeMethod.Result(value: try await hosted.invoke(method.name, arguments: arguments, timeout: timeout))
+    }
+
+    /// `instrument.get`: needs no lease.
+    public func get(_ params: GetProperty.Params, from session: ClientSession) async throws -> GetProperty.Result {
+        let instrument = try instrument(params.instrument)
+        _ = try instrument.driver.interface.property(params.property)
+        let hosted = try await session.hosted(instrument)
+        return GetProperty.Result(value: try await hosted.read(params.property, timeout: try timeout(params.timeout)))
+    }
+
+    /// `instrument.set`: needs the caller's lease.
+    public func set(_ params: SetProperty.Params, from session: ClientSession) async throws {
+        let instrument = try instrument(params.instrument)
+        let property = try instrument.driver.interface.property(params.property)
+        guard property.writable else {
+            var error = LabvisorError.invalidArgument(params.property, "property '\(params.property)' is read-only")
+            error.fields["readOnly"] = true
+            throw error
+        }
+        _ = try property.value.validate(params.value, as: params.property)
+        _ = try leases.authorize(session.client, token: params.leaseToken, for: instrument.name)
+        let hosted = try await session.hosted(instrument)
+        try await hosted.write(params.property, value: params.value, timeout: try timeout(params.timeout))
+    }
+
+    // MARK: - Leases
+
+    /// `leases.acquire`.
+    public func acquire(_ params: AcquireLease.Params, from session: ClientSession) async throws -> LeaseGrant {
+        let request: LeaseRequest
+        switch (params.instruments, params.where) {
+        case (let names?, nil):
+            guard !names.isEmpty else { throw LabvisorError.invalidArgument("instruments", "name at least one instrument") }
+            for name in names { _ = try instrument(name) }
+            request = .names(names)
+        case (nil, let query?):
+            let count = params.count ?? 1
+            guard count >= 1 else { throw LabvisorError.invalidArgument("count", "must be at least 1, got \(count)") }
+            request = .query(try RequirementQuery(parsing: query), count: count)
+        default:
+            throw LabvisorError.invalidArgument("instruments", "give either 'instruments' (names) or 'where' (a query), not both or neither")
+        }
+        let wait: Duration = if let seconds = params.timeout, seconds > 0 { try timeout(seconds) } else { .zero }
+        let lease = try await leases.acquire(request, for: session.client, timeout: wait)
+        if session.isClosed {
+            // The client left while waiting: a lease granted now would never be released.
+            try? leases.release(lease.id, by: session.client)
+            throw LabvisorError.closed("the connection of \(session.client)")
+        }
+        return grant(lease)
+    }
+
+    /// `leases.release`.
+    public func release(_ params: ReleaseLease.Params, from session: ClientSession, token: String? = nil) throws(LabvisorError) {
+        try leases.release(params.lease, by: session.client, token: token)
+    }
+
+    // MARK: - Connections
+
+    /// The session of a newly connected client.
+    public func connect(_ client: ClientRef) -> ClientSession {
+        ClientSession(client: client)
+    }
+
+    /// Releases everything `session` held.
+    public func disconnect(_ session: ClientSession) {
+        session.close(in: self)
+    }
+
+    /// Shuts every running driver down to its safe state, in parallel, each within its own timeout.
+    public func shutdown() async {
+        let all = instruments.withLock { Array($0.values) }
+        await withTaskGroup(of: Void.self) { group in
+            for instrument in all {
+                group.addTask { await instrument.session.retire() }
+            }
+        }
+        events.finish()
+    }
+
+    // MARK: - Internals
+
+    private func summary(_ instrument: ManagedInstrument) -> InstrumentSummary {
+        let holder = leases.status(of: instrument.name)?.lease.map {
+            LeaseHolder(lease: $0.id, holder: $0.holder.name, since: $0.grantedAt.timeIntervalSince1970)
+        }
+        return InstrumentSummary(
+            name: instrument.name, kind: instrument.kind, driver: instrument.driver.id,
+            state: instrument.lifecycle.state.rawValue, tags: instrument.tags, identity: instrument.identity,
+            simulated: instrument.simulated, lease: holder)
+    }
+
+    private func grant(_ lease: Lease) -> LeaseGrant {
+        LeaseGrant(lease: lease.id, token: lease.token, instruments: lease.instruments, since: lease.grantedAt.timeIntervalSince1970)
+    }
+
+    private func timeout(_ seconds: Double?) throws(LabvisorError) -> Duration {
+        guard let seconds else { return defaultCallTimeout }
+        guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+            throw LabvisorError.invalidArgument("timeout", "must be a number of seconds between 0 and 86400, got \(seconds)")
+        }
+        return .seconds(seconds)
+    }
+}
+
+/// The daemon's version.
+public enum LabvisorVersion {
+    /// As `daemon.status` reports it.
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,140 @@
+import Foundation
+import LabvisorProtocol
+import Logging
+import NIOCore
+
+/// One client connection: reads framed JSON-RPC requests, answers them through the
+/// dispatcher, and when the connection ends, for any reason, releases what the client held.
+///
+/// Quick requests are answered on the event loop; calls that wait (drivers, leases) run as
+/// tasks and write their responses when done, so a slow call never blocks the loop or the
+/// client's other requests.
+final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let dispatcher: RPCDispatcher
+    private let session: ClientSession
+    private let registry: ConnectionRegistry
+    private let maxInFlight: Int
+    private let logger: Logger
+    private struct State: Sendable {
+        var inFlight = 0
+        var tasks: [UInt64: Task<Void, Never>] = [:]
+        /// Tasks that ended before they were recorded in `tasks`.
+        var endedEarly: Set<UInt64> = []
+        var nextTask: UInt64 = 0
+        var inactive = false
+    }
+
+    private let state = LockedState(State())
+
+    init(dispatcher: RPCDispatcher, session: ClientSession, registry: ConnectionRegistry, maxInFlight: Int, logger: Logger) {
+        self.dispatcher = dispatcher
+        self.session = session
+        self.registry = registry
+        self.maxInFlight = maxInFlight
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard bytes.first == UInt8(ascii: "{") else {
+            let response = RPCDispatcher.rawError(
+                id: nil, code: -32700, message: "parse error: a message frame must hold one JSON object (first byte \(bytes.first.map { String($0) } ?? "none"))")
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
+            return
+        }
+        switch dispatcher.handle(bytes, from: session) {
+        case .now(let response):
+            if let response {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
+            }
+        case .later(let work):
+            let admitted = state.withLock { state -> UInt64? in
+                guard state.inFlight < maxInFlight else { return nil }
+                state.inFlight += 1
+                state.nextTask += 1
+                return state.nextTask
+            }
+            guard let key = admitted else {
+                let error = LabvisorError.resourceExhausted("calls in flight per client", value: maxInFlight)
+                let head = try? JSONDecoder().decode(RPCRequestHead.self, from: Data(bytes))
+                let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: head?.id, error: error))).map(Array.init) ?? []
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
+                return
+            }
+            let channel = context.channel
+            let task = Task { [state] in
+                if let response = await work() {
+                    channel.writeAndFlush(channel.allocator.frame(response), promise: nil)
+                }
+                state.withLock { state in
+                    state.inFlight -= 1
+                    if state.tasks.removeValue(forKey: key) == nil { state.endedEarly.insert(key) }
+                }
+            }
+            let cancelNow = state.withLock { state -> Bool in
+                if state.endedEarly.remove(key) != nil { return false }
+                state.tasks[key] = task
+                return state.inactive
+            }
+            if cancelNow { task.cancel() }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let tasks = state.withLock { state in
+            state.inactive = true
+            return Array(state.tasks.values)
+        }
+        for task in tasks { task.cancel() }
+        registry.remove(session)
+        dispatcher.supervisor.disconnect(session)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tooLarge = error as? ByteToMessageDecoderError.PayloadTooLargeError {
+            logger.warning("closing \(session.client): \(tooLarge)")
+        } else if let tooLarge = error as? LengthPrefixedFrameDecoder.FrameTooLarge {
+            let error = LabvisorError.resourceExhausted("message size in bytes", value: tooLarge.limit)
+            let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: nil, error: error))).map(Array.init) ?? []
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
+            logger.warning("closing \(session.client): a frame of \(tooLarge.size) bytes exceeds \(tooLarge.limit)")
+        } else {
+            logger.debug("closing \(session.client): \(error)")
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// The connected clients, for limits and status.
+final class ConnectionRegistry: Sendable {
+    private let sessions = LockedState<[UInt64: ClientSession]>([:])
+    private let nextID = LockedState<UInt64>(0)
+
+    /// A new client id.
+    func makeID() -> UInt64 {
+        nextID.withLock {
+            $0 += 1
+            return $0
+        }
+    }
+
+    /// Adds `session` unless `limit` clients are connected.
+    func add(_ session: ClientSession, limit: Int) -> Bool {
+        sessions.withLock { sessions in
+            guard sessions.count < limit else { return false }
+            sessions[session.client.id] = session
+            return true
+        }
+    }
+
+    func remove(_ session: ClientSession) {
+        _ = sessions.withLock { $0.removeValue(forKey: session.client.id) }
+    }
+
+    var count: Int { sessions.withLock { $0.count } }
+}

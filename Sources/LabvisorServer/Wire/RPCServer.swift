@@ -1,0 +1,129 @@
+import Foundation
+import LabvisorProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The wire server: JSON-RPC 2.0 over length-prefixed frames on a unix socket (and, later,
+/// TCP), served by SwiftNIO. A `Service`: `run()` listens until graceful shutdown or
+/// cancellation, then stops accepting and closes every connection (each one's leases and
+/// sessions are released as it closes).
+public final class RPCServer: Service, Sendable {
+    /// Limits on what clients may use.
+    public struct Limits: Sendable, Hashable {
+        /// Connected clients.
+        public var clients: Int
+        /// Calls in flight per client.
+        public var callsInFlight: Int
+        /// The largest frame, in bytes.
+        public var frameSize: Int
+
+        /// Creates limits.
+        public init(clients: Int = 64, callsInFlight: Int = 256, frameSize: Int = Framing.defaultMaxFrameSize) {
+            self.clients = clients
+            self.callsInFlight = callsInFlight
+            self.frameSize = frameSize
+        }
+    }
+
+    /// Where it listens.
+    public let socketPath: String
+    /// The limits in force.
+    public let limits: Limits
+    private let supervisor: Supervisor
+    private let registry = ConnectionRegistry()
+    private let demo: Bool
+    private let logger: Logger
+    private let listening = LockedState<(channel: (any Channel)?, waiters: [CheckedContinuation<Void, Never>])>((nil, []))
+
+    /// Creates a server for `supervisor` on the unix socket `socketPath`.
+    public init(supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, logger: Logger = Logger(label: "labvisor.wire")) {
+        self.supervisor = supervisor
+        self.socketPath = socketPath
+        self.limits = limits
+        self.demo = demo
+        self.logger = logger
+    }
+
+    /// Connected clients.
+    public var clientCount: Int { registry.count }
+
+    public func run() async throws {
+        let directory = (socketPath as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let registry = self.registry
+        let dispatcher = RPCDispatcher(
+            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo)
+        let limits = self.limits
+        let supervisor = self.supervisor
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelInitializer { channel in
+                Self.peerName(channel).flatMapThrowing { name in
+                    let session = supervisor.connect(ClientRef(id: registry.makeID(), name: name))
+                    guard registry.add(session, limit: limits.clients) else {
+                        let error = LabvisorError.resourceExhausted("connected clients", value: limits.clients)
+                        let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: nil, error: error))).map(Array.init) ?? []
+                        channel.writeAndFlush(channel.allocator.frame(response)).whenComplete { _ in channel.close(promise: nil) }
+                        return
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameSize: limits.frameSize)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RPCConnectionHandler(
+                            dispatcher: dispatcher, session: session, registry: registry, maxInFlight: limits.callsInFlight,
+                            logger: logger))
+                }
+            }
+        let channel = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
+        chmod(socketPath, 0o660)  // the labvisor group may connect (DESIGN.md "group-accessible")
+        logger.info("listening on unix://\(socketPath)")
+        let waiters = listening.withLock { state in
+            state.channel = channel
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+        unlink(socketPath)
+        logger.info("stopped listening on unix://\(socketPath)")
+    }
+
+    /// Returns once the server listens (for tests and the demo runner).
+    public func waitUntilListening() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = listening.withLock { state -> Bool in
+                if state.channel != nil { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// `SO_PEERCRED`'s `struct ucred` (glibc hides it without `_GNU_SOURCE`).
+    private struct PeerCredentials {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    /// `uid U pid P` from `SO_PEERCRED` on a unix socket; the address otherwise.
+    private static func peerName(_ channel: any Channel) -> EventLoopFuture<String> {
+        let fallback = channel.remoteAddress.map { "\($0)" } ?? "unknown peer"
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(fallback) }
+        let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+            level: .socket, name: .init(rawValue: SO_PEERCRED))
+        return credentials.map { "uid \($0.uid) pid \($0.pid)" }.recover { _ in fallback }
+    }
+}

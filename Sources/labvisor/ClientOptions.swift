@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import LabvisorClient
+
+/// Options every command that talks to the daemon shares.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .customLong("connect"), help: "The daemon's URL (unix:///PATH or tcp://HOST:PORT); default LABVISOR_URL, else the local socket.")
+    var url: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    /// Connects, runs `body`, and turns a Labvisor error into `error: <code>: <sentence>` on
+    /// stderr and the documented exit code.
+    func run(_ body: (Labvisor) async throws -> Void) async throws {
+        do {
+            let endpoint = try url.map { (url) throws(LabvisorError) in try Endpoint.parse(url) }
+            let labvisor = try await Labvisor.connect(to: endpoint)
+            defer { Task { await labvisor.close() } }
+            try await body(labvisor)
+        } catch let error as LabvisorError {  // Labvisor errors get the documented form; others propagate
+            FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))
+            throw ExitCode(Self.exitCode(for: error.code))
+        }
+    }
+
+    /// 0 ok, 2 usage, 3 not found, 4 locked or timed out, 5 instrument or driver error, 1 else.
+    static func exitCode(for code: ErrorCode) -> Int32 {
+        switch code {
+        case .notFound, .unknownMethod: 3
+        case .locked, .timeout, .deadlineExceeded: 4
+        case .deviceGone, .driverFault, .invalidArgument, .leaseRequired, .leaseRevoked: 5
+        default: 1
+        }
+    }
+
+    /// Prints `value` as JSON (sorted keys).
+    func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+/// Parses `NAME=VALUE` arguments: VALUE as JSON when it parses (numbers, true, null,
+/// quoted strings, objects), else as a plain string.
+func parseArguments(_ pairs: [String], json: String?) throws -> [String: JSONValue] {
+    var arguments: [String: JSONValue] = [:]
+    if let json {
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)) else {
+            throw ValidationError("--args must be a JSON object, got: \(json)")
+        }
+        arguments = object
+    }
+    for pair in pairs {
+        guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+            throw ValidationError("argument '\(pair)' must be NAME=VALUE")
+        }
+        arguments[String(pair[..<equals])] = parseValue(String(pair[pair.index(after: equals)...]))
+    }
+    return arguments
+}
+
+/// A command-line value: JSON when it parses, else the string itself.
+func parseValue(_ text: String) -> JSONValue {
+    (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
+}
+
+/// "30s", "500ms", "2m", or plain seconds.
+func parseDuration(_ text: String) throws -> Duration {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+        if let number = Double(text.dropLast(suffix.count)), number >= 0 { return .seconds(number * scale) }
+    }
+    if let number = Double(text), number >= 0 { return .seconds(number) }
+    throw ValidationError("'\(text)' is not a duration (examples: 30s, 500ms, 2m)")
+}

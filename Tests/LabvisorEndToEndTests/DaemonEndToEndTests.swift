@@ -1,0 +1,131 @@
+import Foundation
+import LabvisorClient
+import Testing
+
+/// The real daemon process, driven by the real Swift client.
+@Suite("DaemonEndToEndTests", .timeLimit(.minutes(2)))
+struct DaemonEndToEndTests {
+    let heater = "example-heater-sim"
+
+    @Test func listDescribeGetCallSet() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await daemon.connect()
+        let instruments = try await client.list()
+        #expect(instruments.map(\.name).contains(heater))
+        let stages = try await client.list(where: ["kind": "sensor", "tags.demo": true])
+        #expect(stages.map(\.name) == [heater])
+        let description = try await client.describe(heater)
+        #expect(try description.interface.method("rampTo").arguments.first?.name == "celsius")
+
+        let reached = try await client.withLease([heater]) { _ in
+            try await client.set(heater, "setpoint", 28)
+            return try await client.invoke(heater, "rampTo", ["celsius": 30], timeout: .seconds(20))
+        }
+        #expect(abs((reached.number ?? 0) - 30) <= 0.5)
+        #expect(try await client.get(heater, "setpoint").number == 30, "JSON carries 30.0 as 30: compare numbers")
+        #expect(try await client.describe(heater).identification?["model"] == "TC-1")
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func controlNeedsTheLeaseAndArgumentsAreCheckedFirst() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await daemon.connect()
+        let noLease = await #expect(throws: LabvisorError.self) { try await client.invoke(heater, "heatOn") }
+        #expect(noLease?.code == .leaseRequired)
+        let reading = try await client.get(heater, "heating")
+        #expect(reading == false, "observers read without a lease")
+        let lease = try await client.acquire([heater])
+        let bad = await #expect(throws: LabvisorError.self) { try await client.invoke(heater, "rampTo", ["celsius": 500]) }
+        #expect(bad?.code == .invalidArgument)
+        #expect(bad?.fields["argument"] == "celsius")
+        let unknown = await #expect(throws: LabvisorError.self) { try await client.invoke(heater, "selfDestruct") }
+        #expect(unknown?.code == .unknownMethod)
+        try await client.release(lease)
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func secondClientIsToldWhoHoldsTheLease() async throws {
+        let daemon = try await DaemonProcess()
+        let first = try await daemon.connect()
+        let second = try await daemon.connect()
+        _ = try await first.acquire([heater])
+        let locked = await #expect(throws: LabvisorError.self) { try await second.acquire([heater]) }
+        #expect(locked?.code == .locked)
+        #expect(locked?.message.contains("pid \(getpid())") == true, "names the holder: \(locked?.message ?? "")")
+        // FIFO wait: the first connection closing hands the lease to the waiting second one.
+        let waiting = Task { try await second.acquire([self.heater], timeout: .seconds(10)) }
+        try await Task.sleep(for: .milliseconds(100))
+        await first.close()
+        let granted = try await waiting.value
+        #expect(granted.instruments == [heater])
+        await second.close()
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func killedHolderFreesItsLeaseFast() async throws {
+        let daemon = try await DaemonProcess()
+        // A holder in another process: python3 speaking the wire with the standard library.
+        let script = """
+            import socket, struct, json, sys, time
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "leases.acquire", "params": {"instruments": [sys.argv[2]]}}).encode()
+            s.sendall(struct.pack(">I", len(body)) + body)
+            n = struct.unpack(">I", s.recv(4))[0]; reply = json.loads(s.recv(n))
+            print(json.dumps(reply), flush=True)
+            time.sleep(60)
+            """
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", script, daemon.socketPath, heater]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        #expect(line.contains("\"lease\""), "the python holder got the lease: \(line)")
+
+        let client = try await daemon.connect()
+        let locked = await #expect(throws: LabvisorError.self) { try await client.acquire([heater]) }
+        #expect(locked?.code == .locked)
+        kill(holder.processIdentifier, SIGKILL)
+        let killed = ContinuousClock.now
+        var freedAfter: Duration?
+        while freedAfter == nil, ContinuousClock.now - killed < .seconds(2) {
+            if let lease = try? await client.acquire([heater]) {
+                freedAfter = ContinuousClock.now - killed
+                try await client.release(lease)
+            } else {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        #expect(freedAfter != nil)
+        #expect(freedAfter.map { $0 < .milliseconds(100) } == true, "freed after \(String(describing: freedAfter))")
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func garbageFromOneClientDoesNotDisturbAnother() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await daemon.connect()
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in daemon.socketPath.utf8.enumerated() { raw[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(connected == 0)
+        // Not JSON, then a frame announcing 2 GiB.
+        let garbage: [UInt8] = [0, 0, 0, 5, 0x68, 0x65, 0x6C, 0x6C, 0x6F, 0x7F, 0xFF, 0xFF, 0xFF]
+        _ = garbage.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let status = try await client.status()
+        #expect(status.instruments >= 1)
+        close(fd)
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+}

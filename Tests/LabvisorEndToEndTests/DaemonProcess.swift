@@ -1,0 +1,79 @@
+import Foundation
+import LabvisorClient
+
+/// A real `labvisord --demo` process on a private socket, for end-to-end tests.
+final class DaemonProcess: Sendable {
+    let socketPath: String
+    let folder: URL
+    private let process: Process
+    let log: URL
+
+    /// The products folder holding `labvisord` and `labvisor` (beside the test bundle).
+    static func products() throws -> URL {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("labvisord").path) {
+            guard folder.path != "/" else {
+                throw LabvisorError(.notFound, "no labvisord executable near the test bundle: build with `swift build --build-tests`")
+            }
+            folder.deleteLastPathComponent()
+        }
+        return folder
+    }
+
+    /// The repository root (for `drivers/`).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Starts the daemon and waits until its socket answers.
+    init() async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisord-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        socketPath = folder.appendingPathComponent("labvisord.sock").path
+        log = folder.appendingPathComponent("labvisord.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process = Process()
+        process.executableURL = try Self.products().appendingPathComponent("labvisord")
+        process.arguments = ["--demo", "--socket", socketPath, "--drivers", Self.root.appendingPathComponent("drivers").path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        for _ in 0..<500 {
+            if let client = try? await Labvisor.connect(to: .unix(socketPath)) {
+                await client.close()
+                return
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.terminate()
+        throw LabvisorError(.unavailable, "labvisord did not start listening within 10 s: \(logText)")
+    }
+
+    var endpoint: Endpoint { .unix(socketPath) }
+
+    func connect() async throws -> Labvisor {
+        try await Labvisor.connect(to: endpoint)
+    }
+
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the exit status.
+    func stop(signal: Int32 = SIGTERM, within limit: Duration = .seconds(15)) async throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw LabvisorError(.timeout, "labvisord did not exit within \(limit) of signal \(signal)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
