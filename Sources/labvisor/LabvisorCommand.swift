@@ -7,7 +7,8 @@ struct LabvisorCommand: AsyncParsableCommand {
         commandName: "labvisor",
         abstract: "Labvisor administration tool.",
         subcommands: [
-            ListCommand.self, DescribeCommand.self, CallCommand.self, GetCommand.self, SetCommand.self, StatusCommand.self,
+            ListCommand.self, DescribeCommand.self, CallCommand.self, GetCommand.self, SetCommand.self, LockCommand.self,
+            StatusCommand.self,
             SimulateCommand.self, UdevRulesCommand.self,
         ])
 }

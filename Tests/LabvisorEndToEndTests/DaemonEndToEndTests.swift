@@ -129,3 +129,81 @@ struct DaemonEndToEndTests {
         #expect(try await daemon.stop() == 0)
     }
 }
+
+/// The `labvisor` CLI against the real daemon.
+@Suite("CommandLineEndToEndTests", .timeLimit(.minutes(2)))
+struct CommandLineEndToEndTests {
+    let heater = "example-heater-sim"
+
+    /// Runs `labvisor ARGS` with `LABVISOR_URL` pointing at `daemon`; returns status, stdout, stderr.
+    func labvisor(_ arguments: [String], daemon: DaemonProcess) async throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = try DaemonProcess.products().appendingPathComponent("labvisor")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["LABVISOR_URL"] = daemon.endpoint.description
+        environment["LABVISOR_CLI"] = process.executableURL!.path
+        environment.removeValue(forKey: "LABVISOR_LEASE")
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }
+        let errorData = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw LabvisorError(.timeout, "labvisor \(arguments.joined(separator: " ")) ran over 30 s")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return (
+            process.terminationStatus, String(decoding: await outputData.value, as: UTF8.self),
+            String(decoding: await errorData.value, as: UTF8.self)
+        )
+    }
+
+    @Test func commandsAndExitCodes() async throws {
+        let daemon = try await DaemonProcess()
+        let list = try await labvisor(["list", "--json"], daemon: daemon)
+        #expect(list.status == 0)
+        #expect(list.output.contains("\"name\" : \"\(heater)\""))
+        let get = try await labvisor(["get", heater, "heating"], daemon: daemon)
+        #expect(get == (0, "false\n", ""))
+        let set = try await labvisor(["set", heater, "setpoint", "33"], daemon: daemon)
+        #expect(set.status == 0)
+        #expect(try await labvisor(["get", heater, "setpoint"], daemon: daemon).output == "33\n")
+        let bad = try await labvisor(["call", heater, "rampTo", "celsius=999"], daemon: daemon)
+        #expect(bad.status == 5)
+        #expect(bad.errors.hasPrefix("error: invalidArgument: invalid argument 'celsius'"))
+        let missing = try await labvisor(["describe", "no-such-thing"], daemon: daemon)
+        #expect(missing.status == 3)
+        #expect(missing.errors.hasPrefix("error: notFound:"))
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func lockRunsTheCommandUnderTheLease() async throws {
+        let daemon = try await DaemonProcess()
+        let script = #"""
+            "$LABVISOR_CLI" call example-heater-sim heatOn || exit 9
+            echo "instruments=$LABVISOR_INSTRUMENTS"
+            exit 7
+            """#
+        let lock = try await labvisor(["lock", heater, "--", "sh", "-c", script], daemon: daemon)
+        #expect(lock.status == 7, "lock exits with the command's status: \(lock.errors)")
+        #expect(lock.output.contains("instruments=\(heater)"))
+        // The command's call ran under the lease: the heater is on; and the lease is gone now.
+        let client = try await daemon.connect()
+        #expect(try await client.get(heater, "heating") == true)
+        let lease = try await client.acquire([heater])
+        try await client.release(lease)
+        let held = try await labvisor(["lock", heater, "--", "sh", "-c", "\"$LABVISOR_CLI\" lock example-heater-sim -- true"], daemon: daemon)
+        #expect(held.status == 4, "a nested lock by another connection finds it locked")
+        #expect(held.errors.contains("error: locked:"))
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+}
