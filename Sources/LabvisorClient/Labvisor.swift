@@ -1,3 +1,5 @@
+import Foundation
+
 /// The typed client API: what an experiment script calls.
 ///
 /// ```swift
@@ -103,6 +105,26 @@ public final class Labvisor: Sendable {
         } catch {
             try? await release(lease)
             throw error
+        }
+    }
+
+    /// Subscribes to events (all kinds and instruments when `nil`); the sequence ends when
+    /// the connection does. A `gap` event says how many events the daemon dropped because
+    /// this client read too slowly.
+    public func watch(kinds: [Event.Kind]? = nil, instruments: [String]? = nil) async throws -> AsyncStream<Event> {
+        let messages = connection.notifications(EventNotification.name)
+        let subscription = try await connection.call(WatchEvents.self, .init(kinds: kinds, instruments: instruments)).subscription
+        return AsyncStream { continuation in
+            let task = Task {
+                for await message in messages {
+                    guard let notification = try? JSONDecoder().decode(RPCRequest<EventNotification.Params>.self, from: Data(message)),
+                        notification.params.subscription == subscription
+                    else { continue }
+                    continuation.yield(notification.params.event.event)
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
         }
     }
 

@@ -67,6 +67,13 @@ public final class LabvisorConnection: Sendable {
         return result
     }
 
+    /// The server's notifications named `method` (`event`), as raw JSON messages, from now
+    /// until the connection ends. Bounded: past `bufferSize` unread messages the oldest are
+    /// dropped (the daemon's own `gap` events report what it dropped before sending).
+    public func notifications(_ method: String, bufferSize: Int = 4096) -> AsyncStream<[UInt8]> {
+        pending.listen(method, bufferSize: bufferSize)
+    }
+
     /// Closes the connection (the daemon releases what it held).
     public func close() async {
         try? await channel.close()
@@ -79,6 +86,8 @@ final class PendingRequests: Sendable {
         var nextID = 0
         var waiting: [Int: WaitContinuation<[UInt8], any Error>] = [:]
         var ended: LabvisorError?
+        var listeners: [Int: (method: String, continuation: AsyncStream<[UInt8]>.Continuation)] = [:]
+        var nextListener = 0
     }
 
     private let state = LockedState(State())
@@ -117,6 +126,29 @@ final class PendingRequests: Sendable {
         }
     }
 
+    /// A stream of the notifications named `method`.
+    func listen(_ method: String, bufferSize: Int) -> AsyncStream<[UInt8]> {
+        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
+        let key = state.withLock { state -> Int? in
+            if state.ended != nil { return nil }
+            state.nextListener += 1
+            state.listeners[state.nextListener] = (method, continuation)
+            return state.nextListener
+        }
+        guard let key else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [state] _ in _ = state.withLock { $0.listeners.removeValue(forKey: key) } }
+        return stream
+    }
+
+    /// Hands a notification to the listeners of its method.
+    func notify(method: String, message: [UInt8]) {
+        let listeners = state.withLock { $0.listeners.values.filter { $0.method == method }.map(\.continuation) }
+        for listener in listeners { listener.yield(message) }
+    }
+
     /// Hands a response to its waiter.
     func deliver(id: Int, response: [UInt8]) {
         state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: response)
@@ -131,6 +163,11 @@ final class PendingRequests: Sendable {
             return Array(state.waiting.values)
         }
         for waiter in waiting { waiter.resume(throwing: error) }
+        let listeners = state.withLock { state in
+            defer { state.listeners = [:] }
+            return state.listeners.values.map(\.continuation)
+        }
+        for listener in listeners { listener.finish() }
     }
 }
 
@@ -148,7 +185,9 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
         var buffer = unwrapInboundIn(data)
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         guard let head = try? JSONDecoder().decode(RPCResponseHead.self, from: Data(bytes)) else { return }
-        if case .number(let id)? = head.id {
+        if let method = head.method, head.id == nil {
+            pending.notify(method: method, message: bytes)
+        } else if case .number(let id)? = head.id {
             pending.deliver(id: id, response: bytes)
         } else if head.id == nil, let error = head.error {
             // An error for no request: the daemon refused the connection (a limit).

@@ -207,3 +207,39 @@ struct CommandLineEndToEndTests {
         #expect(try await daemon.stop() == 0)
     }
 }
+
+/// Events over the wire.
+@Suite("EventEndToEndTests", .timeLimit(.minutes(2)))
+struct EventEndToEndTests {
+    let heater = "example-heater-sim"
+
+    @Test func onewayFailureArrivesAsAnEvent() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await daemon.connect()
+        let events = try await client.watch(kinds: [.callFailed, .callCompleted, .leaseAcquired], instruments: [heater])
+        let lease = try await client.acquire([heater])
+        let call = try await client.invokeOneway(heater, "rampTo", ["celsius": 140], timeout: .milliseconds(300), leaseToken: lease.token)
+        var seen: [Event] = []
+        let collector = Task {
+            var collected: [Event] = []
+            for await event in events {
+                collected.append(event)
+                if event.kind == .callFailed || event.kind == .callCompleted { break }
+            }
+            return collected
+        }
+        let timer = Task {
+            try await Task.sleep(for: .seconds(10))
+            collector.cancel()
+        }
+        seen = await collector.value
+        timer.cancel()
+        #expect(seen.first?.kind == .leaseAcquired)
+        let outcome = seen.last
+        #expect(outcome?.kind == .callFailed)
+        #expect(outcome?.fields["call"] == .int(call))
+        #expect(outcome?.fields["error"]?["code"] == "deadlineExceeded")
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+}

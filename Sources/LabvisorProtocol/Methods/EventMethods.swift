@@ -59,6 +59,23 @@ public enum WatchEvents: WireMethod {
     public static let exampleResult = Result(subscription: 1)
 }
 
+/// `events.unwatch`: ends a subscription.
+public enum UnwatchEvents: WireMethod {
+    /// Parameters.
+    public struct Params: Codable, Sendable, Hashable {
+        /// The subscription id from `events.watch`.
+        public var subscription: Int
+        /// Creates parameters.
+        public init(subscription: Int) { self.subscription = subscription }
+    }
+    public typealias Result = Empty
+    public static let name = "events.unwatch"
+    public static let summary = "Ends a subscription made with `events.watch` (closing the connection ends them all)."
+    public static let errors: [ErrorCode] = [.notFound]
+    public static let exampleParams = Params(subscription: 1)
+    public static let exampleResult = Empty()
+}
+
 /// `event`: one event for a subscription.
 public enum EventNotification: WireNotification {
     /// Parameters.

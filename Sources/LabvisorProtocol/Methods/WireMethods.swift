@@ -11,6 +11,7 @@ public enum WireMethods {
         AcquireLease.self,
         ReleaseLease.self,
         WatchEvents.self,
+        UnwatchEvents.self,
     ]
 
     /// The notifications the server sends.

@@ -1,4 +1,6 @@
+import Foundation
 import LabvisorDriverKit
+import LabvisorProtocol
 
 /// What one connected client holds: driver session references (one per instrument it has
 /// used) and, through the lease table, its leases. `close()` releases all of it at once,
@@ -8,10 +10,52 @@ public final class ClientSession: Sendable {
     public let client: ClientRef
     private let references = LockedState<[String: SessionReference]>([:])
     private let closed = LockedState(false)
+    private let subscriptions = LockedState((next: 0, running: [Int: (subscription: EventSubscription, task: Task<Void, Never>)]()))
+    /// Sends a notification to the client; waits while the client is not reading, so a
+    /// slow reader costs only its own bounded event buffer.
+    let send: @Sendable ([UInt8]) async throws -> Void
 
-    /// Creates the session of a newly connected client.
-    public init(client: ClientRef) {
+    /// Creates the session of a newly connected client; `send` writes one message to it.
+    public init(client: ClientRef, send: @escaping @Sendable ([UInt8]) async throws -> Void = { _ in }) {
         self.client = client
+        self.send = send
+    }
+
+    /// Starts forwarding `subscription`'s events as `event` notifications; returns its id.
+    func forward(_ subscription: EventSubscription) -> Int {
+        let id = subscriptions.withLock { state in
+            state.next += 1
+            return state.next
+        }
+        let send = self.send
+        let task = Task {
+            for await event in subscription {
+                let message = RPCRequest(id: nil, method: EventNotification.name, params: EventNotification.Params(subscription: id, event: WireEvent(event)))
+                guard let bytes = try? JSONEncoder().encode(message) else { continue }
+                do { try await send(Array(bytes)) } catch { break }
+            }
+        }
+        let keep = subscriptions.withLock { state -> Bool in
+            if closed.withLock({ $0 }) { return false }
+            state.running[id] = (subscription, task)
+            return true
+        }
+        if !keep {
+            subscription.cancel()
+            task.cancel()
+        }
+        return id
+    }
+
+    /// Stops forwarding subscription `id`.
+    ///
+    /// - Throws: `notFound` when this connection has no such subscription.
+    func stopForwarding(_ id: Int) throws(LabvisorError) {
+        guard let running = subscriptions.withLock({ $0.running.removeValue(forKey: id) }) else {
+            throw LabvisorError.notFound("subscription", String(id))
+        }
+        running.subscription.cancel()
+        running.task.cancel()
     }
 
     /// Whether the connection has ended.
@@ -50,6 +94,14 @@ public final class ClientSession: Sendable {
         }
         guard first else { return }
         _ = supervisor.leases.releaseAll(heldBy: client, reason: .clientDisconnected)
+        let running = subscriptions.withLock { state in
+            defer { state.running = [:] }
+            return Array(state.running.values)
+        }
+        for (subscription, task) in running {
+            subscription.cancel()
+            task.cancel()
+        }
         let held = references.withLock { references in
             defer { references = [:] }
             return references

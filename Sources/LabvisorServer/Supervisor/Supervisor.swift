@@ -147,11 +147,24 @@ public final class Supervisor: Sendable {
         try leases.release(params.lease, by: session.client, token: token)
     }
 
+    // MARK: - Events
+
+    /// `events.watch`: forwards the events the filter accepts to the client.
+    public func watch(_ params: WatchEvents.Params, from session: ClientSession) -> WatchEvents.Result {
+        let filter = EventFilter(kinds: params.kinds.map(Set.init), instruments: params.instruments.map(Set.init))
+        return WatchEvents.Result(subscription: session.forward(events.subscribe(filter)))
+    }
+
+    /// `events.unwatch`.
+    public func unwatch(_ params: UnwatchEvents.Params, from session: ClientSession) throws(LabvisorError) {
+        try session.stopForwarding(params.subscription)
+    }
+
     // MARK: - Connections
 
-    /// The session of a newly connected client.
-    public func connect(_ client: ClientRef) -> ClientSession {
-        ClientSession(client: client)
+    /// The session of a newly connected client; `send` writes one message to it.
+    public func connect(_ client: ClientRef, send: @escaping @Sendable ([UInt8]) async throws -> Void = { _ in }) -> ClientSession {
+        ClientSession(client: client, send: send)
     }
 
     /// Releases everything `session` held.

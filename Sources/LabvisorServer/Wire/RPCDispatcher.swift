@@ -71,6 +71,13 @@ public struct RPCDispatcher: Sendable {
                 try supervisor.release(params, from: session)
                 return Empty()
             })
+        case WatchEvents.name:
+            return .now(Self.encode(id, WatchEvents.self, data) { params in supervisor.watch(params, from: session) })
+        case UnwatchEvents.name:
+            return .now(Self.encode(id, UnwatchEvents.self, data) { params in
+                try supervisor.unwatch(params, from: session)
+                return Empty()
+            })
         default:
             return .now(Self.rawError(
                 id: id, code: -32601,

@@ -62,7 +62,11 @@ public final class RPCServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 Self.peerName(channel).flatMapThrowing { name in
-                    let session = supervisor.connect(ClientRef(id: registry.makeID(), name: name))
+                    let session = supervisor.connect(ClientRef(id: registry.makeID(), name: name)) { message in
+                        // Completes once the bytes are in the socket: a client that does not read holds up
+                        // only its own notifications, whose buffers are bounded.
+                        try await channel.writeAndFlush(channel.allocator.frame(message)).get()
+                    }
                     guard registry.add(session, limit: limits.clients) else {
                         let error = LabvisorError.resourceExhausted("connected clients", value: limits.clients)
                         let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: nil, error: error))).map(Array.init) ?? []
