@@ -93,6 +93,16 @@ public final class Labvisor: Sendable {
         _ = try await connection.call(ReleaseLease.self, .init(lease: lease.lease))
     }
 
+    /// The leases held now.
+    public func leases() async throws -> [LeaseInfo] {
+        try await connection.call(ListLeases.self, Empty()).leases
+    }
+
+    /// Revokes someone's lease (administration).
+    public func revoke(_ lease: String, reason: String) async throws {
+        _ = try await connection.call(RevokeLease.self, .init(lease: lease, reason: reason))
+    }
+
     /// Runs `body` holding a lease on `instruments`, and releases it however `body` ends.
     public func withLease<Value: Sendable>(
         _ instruments: [String], timeout: Duration = .zero, _ body: (LeaseGrant) async throws -> Value

@@ -66,3 +66,65 @@ public enum ReleaseLease: WireMethod {
     public static let exampleParams = Params(lease: "L17")
     public static let exampleResult = Empty()
 }
+
+/// `leases.list`: every lease held now.
+public enum ListLeases: WireMethod {
+    public typealias Params = Empty
+    /// Result.
+    public struct Result: Codable, Sendable, Hashable {
+        /// The leases, oldest first (tokens are never shown).
+        public var leases: [LeaseInfo]
+        /// Creates a result.
+        public init(leases: [LeaseInfo]) { self.leases = leases }
+    }
+    public static let name = "leases.list"
+    public static let summary = "Lists the leases held now: id, holder, instruments, since (never the tokens)."
+    public static let errors: [ErrorCode] = []
+    public static let exampleParams = Empty()
+    public static let exampleResult = Result(leases: [LeaseInfo(lease: "L17", holder: "uid 1000 pid 4242", instruments: ["stage-x"], since: 1_790_000_000.5)])
+}
+
+/// A lease as anyone may see it.
+public struct LeaseInfo: Codable, Sendable, Hashable {
+    /// The lease id.
+    public var lease: String
+    /// Who holds it.
+    public var holder: String
+    /// The instruments it holds.
+    public var instruments: [String]
+    /// When it was granted (seconds since 1970).
+    public var since: Double
+
+    /// Creates a record.
+    public init(lease: String, holder: String, instruments: [String], since: Double) {
+        self.lease = lease
+        self.holder = holder
+        self.instruments = instruments
+        self.since = since
+    }
+}
+
+/// `leases.revoke`: ends someone's lease (administration).
+public enum RevokeLease: WireMethod {
+    /// Parameters.
+    public struct Params: Codable, Sendable, Hashable {
+        /// The lease id.
+        public var lease: String
+        /// Why, for the holder and the audit trail.
+        public var reason: String
+        /// Creates parameters.
+        public init(lease: String, reason: String) {
+            self.lease = lease
+            self.reason = reason
+        }
+    }
+    public typealias Result = Empty
+    public static let name = "leases.revoke"
+    public static let summary = """
+        Revokes a lease: its instruments are free at once, and its holder's next call under it \
+        fails with `leaseRevoked`, saying who revoked it and why.
+        """
+    public static let errors: [ErrorCode] = [.notFound, .permissionDenied, .invalidArgument]
+    public static let exampleParams = Params(lease: "L17", reason: "stage needed for alignment")
+    public static let exampleResult = Empty()
+}

@@ -10,6 +10,8 @@ public enum WireMethods {
         SetProperty.self,
         AcquireLease.self,
         ReleaseLease.self,
+        ListLeases.self,
+        RevokeLease.self,
         WatchEvents.self,
         UnwatchEvents.self,
     ]

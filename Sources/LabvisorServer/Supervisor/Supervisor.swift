@@ -147,6 +147,22 @@ public final class Supervisor: Sendable {
         try leases.release(params.lease, by: session.client, token: token)
     }
 
+    /// `leases.list`.
+    public func listLeases() -> ListLeases.Result {
+        ListLeases.Result(leases: leases.leases.sorted { $0.grantedAt < $1.grantedAt }.map {
+            LeaseInfo(lease: $0.id, holder: $0.holder.name, instruments: $0.instruments, since: $0.grantedAt.timeIntervalSince1970)
+        })
+    }
+
+    /// `leases.revoke`. Any local client may revoke today; access control comes with the
+    /// operations issue (docs/architecture.md).
+    public func revoke(_ params: RevokeLease.Params, from session: ClientSession) throws(LabvisorError) {
+        let reason = params.reason.trimmingCharacters(in: .whitespaces)
+        guard !reason.isEmpty else { throw LabvisorError.invalidArgument("reason", "say why the lease is revoked") }
+        try leases.revoke(params.lease, by: session.client.name, reason: reason)
+        logger.notice("lease \(params.lease) revoked by \(session.client.name): \(reason)")
+    }
+
     // MARK: - Events
 
     /// `events.watch`: forwards the events the filter accepts to the client.

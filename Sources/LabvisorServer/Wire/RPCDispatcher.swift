@@ -71,6 +71,13 @@ public struct RPCDispatcher: Sendable {
                 try supervisor.release(params, from: session)
                 return Empty()
             })
+        case ListLeases.name:
+            return .now(Self.encode(id, ListLeases.self, data) { _ in supervisor.listLeases() })
+        case RevokeLease.name:
+            return .now(Self.encode(id, RevokeLease.self, data) { params in
+                try supervisor.revoke(params, from: session)
+                return Empty()
+            })
         case WatchEvents.name:
             return .now(Self.encode(id, WatchEvents.self, data) { params in supervisor.watch(params, from: session) })
         case UnwatchEvents.name:
