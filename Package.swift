@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "LabvisorCore", "LabvisorHardware",
                 "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
+                "LabvisorClient",  // wire.echo calls a real labvisord
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -2,6 +2,8 @@
 public enum DriverConnection: Sendable {
     /// A serial port, opened with the manifest's settings.
     case serial(SerialPort, SerialTransport)
+    /// No transport: a built-in instrument (the daemon's loopback, for benchmarks and tests).
+    case none
 }
 
 /// What a driver is opened with: its instrument's name and identity, the open transport,

@@ -170,6 +170,7 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
     private static func close(_ connection: DriverConnection) {
         switch connection {
         case .serial(let port, _): port.close()
+        case .none: break
         }
     }
 

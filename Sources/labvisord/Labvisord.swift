@@ -21,6 +21,9 @@ struct Labvisord: AsyncParsableCommand {
     @Option(help: "The directory of driver folders (each with a driver.toml).")
     var drivers: String?
 
+    @Flag(help: "Add the built-in loopback instrument (an `echo` method, for benchmarks and tests).")
+    var loopback = false
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -41,6 +44,7 @@ struct Labvisord: AsyncParsableCommand {
             demoInstruments = try DemoInstruments(supervisor: supervisor, manifests: manifests, logger: logger)
             logger.info("demo mode: \(supervisor.instrumentNames.joined(separator: ", "))")
         }
+        if loopback { supervisor.addLoopback(logger: logger) }
         let server = RPCServer(supervisor: supervisor, socketPath: socketPath, demo: demo, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -1,0 +1,150 @@
+import Foundation
+import LabvisorClient
+
+/// The benchmarks of the daemon and the wire (issue "daemon and wire", Measure).
+let wireBenchmarks: [Benchmark] = [
+    Benchmark(
+        name: "wire.echo",
+        summary: "loopback echo through the real labvisord over the unix socket: 1 and 8 Swift clients, server CPU, against Pyro5",
+        run: wireEcho)
+]
+
+/// How long each phase runs.
+private let phase = Duration.seconds(3)
+
+/// A `labvisord --loopback` process (the release build beside this benchmark).
+private struct DaemonUnderTest {
+    let process: Process
+    let socket: String
+    let folder: URL
+
+    init() async throws {
+        let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("wire-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        socket = folder.appendingPathComponent("labvisord.sock").path
+        process = Process()
+        process.executableURL = products.appendingPathComponent("labvisord")
+        process.arguments = ["--loopback", "--socket", socket]
+        process.standardError = FileHandle.nullDevice
+        var environment = ProcessInfo.processInfo.environment
+        environment["LABVISOR_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        try process.run()
+        for _ in 0..<500 {
+            if let client = try? await Labvisor.connect(to: .unix(socket)) {
+                await client.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw LabvisorError(.unavailable, "labvisord --loopback did not start (build it: swift build -c release --product labvisord)")
+    }
+
+    /// User plus system CPU seconds the daemon has used.
+    var cpuSeconds: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return (Double(fields[11]) ?? 0) / 100 + (Double(fields[12]) ?? 0) / 100
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+private func wireEcho() async throws -> BenchmarkResult {
+    let daemon = try await DaemonUnderTest()
+    defer { daemon.stop() }
+    let endpoint = Endpoint.unix(daemon.socket)
+
+    // One client, calls one after another.
+    let client = try await Labvisor.connect(to: endpoint)
+    for _ in 0..<2000 { try await client.invoke("loopback", "echo", ["value": 1]) }
+    var samples = LatencySamples(capacity: 200_000)
+    let cpuBefore = daemon.cpuSeconds
+    var start = ContinuousClock.now
+    let end = start + phase
+    var calls = 0
+    while ContinuousClock.now < end {
+        let callStart = ContinuousClock.now
+        try await client.invoke("loopback", "echo", ["value": 1])
+        samples.add(ContinuousClock.now - callStart)
+        calls += 1
+    }
+    let sequentialSeconds = (ContinuousClock.now - start).seconds
+    let cpuPerCall = (daemon.cpuSeconds - cpuBefore) / Double(calls) * 1e6
+    let sequentialRate = Double(calls) / sequentialSeconds
+    await client.close()
+
+    // Eight clients, each on its own connection, at once.
+    let clients = try await withThrowingTaskGroup(of: Labvisor.self) { group in
+        for _ in 0..<8 { group.addTask { try await Labvisor.connect(to: endpoint) } }
+        return try await group.reduce(into: []) { $0.append($1) }
+    }
+    start = ContinuousClock.now
+    let stop = start + phase
+    let total = try await withThrowingTaskGroup(of: Int.self) { group in
+        for each in clients {
+            group.addTask {
+                var count = 0
+                while ContinuousClock.now < stop {
+                    try await each.invoke("loopback", "echo", ["value": 1])
+                    count += 1
+                }
+                return count
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    let concurrentRate = Double(total) / (ContinuousClock.now - start).seconds
+    for each in clients { await each.close() }
+
+    var extra: [String: JSONValue] = [
+        "eight_clients_per_s": .double(concurrentRate.rounded()),
+        "server_cpu_us_per_call": .double((cpuPerCall * 10).rounded() / 10),
+    ]
+    let pyro = pyro5Baseline()
+    for (key, value) in pyro { extra[key] = value }
+    let pyroSequential = pyro["pyro5_sequential_per_s"]?.number
+    let pyroEight = pyro["pyro5_8_clients_per_s"]?.number
+    if let pyroSequential { extra["ratio_sequential"] = .double((sequentialRate / pyroSequential * 100).rounded() / 100) }
+    if let pyroEight { extra["ratio_eight"] = .double((concurrentRate / pyroEight * 100).rounded() / 100) }
+    let p50 = samples.percentile(0.5)
+    let p99 = samples.percentile(0.99)
+    let met = cpuPerCall <= 20 && p99 <= 3 * p50 && (pyroSequential.map { sequentialRate >= 4 * $0 } ?? false)
+        && (pyroEight.map { concurrentRate >= 6 * $0 } ?? false)
+    return BenchmarkResult(
+        bench: "wire.echo", opsPerSecond: sequentialRate, p50Microseconds: p50, p99Microseconds: p99,
+        target: ">= 4x Pyro5 sequential, >= 6x with 8 clients, server CPU <= 20 us/call, p99 <= 3x p50", met: met,
+        extra: extra)
+}
+
+/// Runs scripts/bench/pyro5_echo.py with the tools venv; empty when it cannot run.
+private func pyro5Baseline() -> [String: JSONValue] {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let python = root.appendingPathComponent(".venv-tools/bin/python3")
+    guard FileManager.default.isExecutableFile(atPath: python.path) else {
+        return ["pyro5_error": "no .venv-tools: run scripts/setup.sh"]
+    }
+    let process = Process()
+    process.executableURL = python
+    process.arguments = [root.appendingPathComponent("scripts/bench/pyro5_echo.py").path, String(phase.seconds)]
+    let output = Pipe()
+    process.standardOutput = output
+    do {
+        try process.run()
+    } catch {
+        return ["pyro5_error": .string("\(error)")]
+    }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        return ["pyro5_error": .string("unreadable output: \(String(decoding: data, as: UTF8.self))")]
+    }
+    return object
+}
