@@ -179,7 +179,7 @@ public actor CoherentOBISDriver: InstrumentDriver {
         var count = 0
         let lines = try await channel.query(text) { line in
             count += 1
-            return line == "OK" || OBISDeviceError.code(in: line) != nil || !isQuery || count >= 2
+            return line == "OK" || OBISDeviceError.code(in: line) != nil || !isQuery || count >= 2 || !Self.isPrintable(line)
         }
         if let last = lines.last, let code = OBISDeviceError.code(in: last) {
             throw OBISDeviceError.error(last, code: code, command: text, instrument: context.instrument, argument: argument)
@@ -190,6 +190,11 @@ public actor CoherentOBISDriver: InstrumentDriver {
                 fields: ["command": .string(text), "reply": .string(lines.joined(separator: "\n"))])
         }
         return lines
+    }
+
+    /// Whether `line` is printable ASCII, as every OBIS reply is (anything else is noise).
+    private static func isPrintable(_ line: String) -> Bool {
+        line.unicodeScalars.allSatisfy { (0x20...0x7E).contains($0.value) }
     }
 
     func command(_ text: String, argument: String? = nil) async throws {

@@ -12,6 +12,8 @@ import LabvisorSimulation
 /// - With handshaking on (the default) every reply ends with `OK`; errors are `ERR-xxx`
 ///   lines and are also queued for `SYSTem:ERRor:COUNt?`.
 public struct CoherentOBISDevice: SerialDeviceModel {
+    /// The manufacturer field of `*IDN?`.
+    public var manufacturer = "Coherent, Inc"
     /// `SYSTem:INFormation:MODel?`.
     public var model = "OBIS 488nm LX 150mW"
     /// `SYSTem:INFormation:SNUMber?`.
@@ -154,7 +156,7 @@ public struct CoherentOBISDevice: SerialDeviceModel {
         func onOff(_ value: Bool) -> Reply { .value(value ? "ON" : "OFF") }
         switch header {
         case _ where Self.idn.matches(header):
-            return .value("Coherent, Inc - \(model) - \(firmware) - Dec 14 2010")
+            return .value("\(manufacturer) - \(model) - \(firmware) - Dec 14 2010")
         case _ where Self.infoModel.matches(header): return .value(model)
         case _ where Self.infoSerial.matches(header): return .value(serialNumber)
         case _ where Self.infoFirmware.matches(header): return .value(firmware)
