@@ -88,7 +88,7 @@ public struct CoherentOBISDevice: SerialDeviceModel {
         if !emitting { code |= 1 << 3 }
         if emitting, let emissionStart, now < emissionStart { code |= 1 << 4 }
         if !errorQueue.isEmpty { code |= 1 << 6 }
-        if emitting, measuredPower(at: now) < setpoint { code |= 1 << 8 }
+        if emitting, let emissionStart, now >= emissionStart, measuredPower(at: now) < setpoint { code |= 1 << 8 }
         if mode != "CWP" && mode != "CWC" { code |= 1 << 10 }
         return code
     }
