@@ -39,6 +39,13 @@ struct CoherentOBISDriverTests {
         #expect(interface.properties.filter(\.writable).map(\.name).sorted() == ["emission", "powerSetpoint"])
     }
 
+    @Test func theManifestSafeStateIsTheImmediateEmissionOff() throws {
+        let manifest = try OBISBench.manifest()
+        #expect(manifest.id == CoherentOBISDriver.driverID)
+        let method = CoherentOBISDriver.interface.methods.first { $0.name == manifest.safeState.method }
+        #expect(method?.immediate == true, "safe_state.method '\(manifest.safeState.method)' is declared and immediate")
+    }
+
     @Test func limitsAndWavelengthAreReadFromTheDevice() async throws {
         try await OBISBench.withLaser({ $0.powerLimits = 0.002...0.11; $0.nominalPower = 0.1; $0.wavelength = 405 }) { host, _ in
             let limits = try await host.read("powerLimits", timeout: .seconds(2))
