@@ -5,7 +5,7 @@ import LabvisorDriverKit
 ///
 /// At open the driver turns handshaking on (`SYSTem:COMMunicate:HANDshaking ON`, the device's
 /// default) so that every command is answered by `OK` or `ERR-xxx` and errors are never silent,
-/// turns the prompt off, and reads the set-point limits. Its safe state is emission off.
+/// turns the prompt off, empties the error queue, and reads the set-point limits. Its safe state is emission off.
 public actor CoherentOBISDriver: InstrumentDriver {
     public static let driverID = "coherent-obis"
 
@@ -16,7 +16,7 @@ public actor CoherentOBISDriver: InstrumentDriver {
         "tolerance", "how close to the set-point counts as reached, as a fraction of it", range: 0.001...0.5, default: 0.02)
 
     public static let methods: [DriverMethod<CoherentOBISDriver>] = [
-        DriverMethod("emissionOn", "selects constant-power mode and turns laser emission on") { laser, _ in
+        DriverMethod("emissionOn", "turns laser emission on, in constant-power mode") { laser, _ in
             try await laser.setEmission(true)
         },
         DriverMethod("emissionOff", "turns laser emission off at once (the safe state)", immediate: true) { laser, _ in
@@ -75,6 +75,7 @@ public actor CoherentOBISDriver: InstrumentDriver {
         channel = try context.lineChannel(lineEnding: "\r\n", timeout: .milliseconds(500))
         try await command("SYSTem:COMMunicate:HANDshaking ON")
         try await command("SYSTem:COMMunicate:PROMpt OFF")
+        try await command("SYSTem:ERRor:CLEar")
         limits = PowerLimits(
             low: try await number("SOURce:POWer:LIMit:LOW?"), high: try await number("SOURce:POWer:LIMit:HIGH?"),
             nominal: try await number("SOURce:POWer:NOMinal?"))
@@ -116,7 +117,9 @@ public actor CoherentOBISDriver: InstrumentDriver {
             context.publish(property: "emission", value: false)
             return
         }
-        try await command("SOURce:AM:INTernal CWP")
+        if try await query("SOURce:AM:SOURce?") != "CWP" {
+            try await command("SOURce:AM:INTernal CWP")
+        }
         try await command("SOURce:AM:STATe ON")
         let faults = try await bits("SYSTem:FAULt?")
         guard faults == 0 else {

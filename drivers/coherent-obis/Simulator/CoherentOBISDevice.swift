@@ -40,11 +40,11 @@ public struct CoherentOBISDevice: SerialDeviceModel {
     /// never sends a prompt, it only remembers the setting.
     public private(set) var prompt = false
     /// The operating mode (`SOURce:AM:SOURce?`): `CWP` after `SOURce:AM:INTernal CWP`.
-    public private(set) var mode = "CWP"
+    public var mode = "CWP"
     /// How many errors the queue holds before it answers `ERR-350`.
     public var errorQueueCapacity = 16
     /// The errors queued, oldest first.
-    public private(set) var errorQueue: [Int] = []
+    public var errorQueue: [Int] = []
     /// Every command line received, for tests.
     public private(set) var received: [String] = []
 
@@ -205,24 +205,22 @@ public struct CoherentOBISDevice: SerialDeviceModel {
             guard ["CWP", "CWC"].contains(value) else { return argument.isEmpty ? fail(109) : fail(220) }
             mode = value
             return .done
-        case _ where Self.cdrhCommand.matches(header):
-            guard let on = onOff(argument) else { return fail(220) }
-            cdrh = on
-            return .done
-        case _ where Self.handshake.matches(header):
-            guard let on = onOff(argument) else { return fail(220) }
-            handshaking = on
-            return .done
-        case _ where Self.promptCommand.matches(header):
-            guard let on = onOff(argument) else { return fail(220) }
-            prompt = on
-            return .done
+        case _ where Self.cdrhCommand.matches(header): return set(\.cdrh, to: argument)
+        case _ where Self.handshake.matches(header): return set(\.handshaking, to: argument)
+        case _ where Self.promptCommand.matches(header): return set(\.prompt, to: argument)
         case _ where Self.errorClear.matches(header):
             errorQueue.removeAll()
             return .done
         default:
             return fail(100)
         }
+    }
+
+    /// Sets an ON/OFF setting (`ERR-220` for anything else).
+    private mutating func set(_ setting: WritableKeyPath<Self, Bool>, to argument: String) -> Reply {
+        guard let on = onOff(argument) else { return fail(220) }
+        self[keyPath: setting] = on
+        return .done
     }
 
     private func onOff(_ argument: String) -> Bool? {

@@ -20,8 +20,9 @@ struct CoherentOBISDriverTests {
     }
 
     @Test func openTurnsHandshakingOnAndThePromptOff() async throws {
-        try await OBISBench.withLaser({ $0.handshaking = false }) { host, device in
+        try await OBISBench.withLaser({ $0.handshaking = false; $0.errorQueue = [100] }) { host, device in
             #expect(device.withModel { $0.handshaking })
+            #expect(device.withModel { $0.errorQueue }.isEmpty, "open empties the error queue")
             #expect(device.withModel { !$0.prompt })
             #expect(device.withModel { $0.received.first } == "SYSTem:COMMunicate:HANDshaking ON")
             let emission = try await host.read("emission", timeout: .seconds(2))
@@ -57,7 +58,7 @@ struct CoherentOBISDriverTests {
 
     @Test func emissionWarmsUpToTheSetpoint() async throws {
         let events = CollectedEvents()
-        try await OBISBench.withLaser({ $0.warmUp = .milliseconds(600) }, events: events) { host, device in
+        try await OBISBench.withLaser({ $0.warmUp = .milliseconds(600); $0.mode = "CWC" }, events: events) { host, device in
             try await host.write("powerSetpoint", value: 0.05, timeout: .seconds(2))
             _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
             #expect(device.withModel { $0.emitting && $0.mode == "CWP" })
