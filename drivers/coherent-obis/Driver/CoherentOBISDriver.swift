@@ -89,8 +89,7 @@ public actor CoherentOBISDriver: InstrumentDriver {
     public func identify() async throws -> InstrumentIdentification {
         let idn = try await query("*IDN?")
         // "Coherent, Inc - OBIS 488nm LX 150mW - V1.0.1 - Dec 14 2010"
-        let fields = idn.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingPrefix(" ") }
-            .map { String($0.reversed().drop { $0 == " " }.reversed()) }
+        let fields = idn.split(separator: " - ", omittingEmptySubsequences: false).map(String.init)
         guard idn.hasPrefix("Coherent"), idn.contains("OBIS"), fields.count >= 3 else {
             throw LabvisorError(
                 .driverFault, "the device on \(channel.path) is not a Coherent OBIS laser: *IDN? answered '\(idn)'",

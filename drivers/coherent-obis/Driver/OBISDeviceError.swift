@@ -25,12 +25,13 @@ enum OBISDeviceError {
         900: "Coherent Connection message time out",
     ]
 
-    /// The error code a device error maps to: a rejected parameter is the caller's
-    /// `invalidArgument`, a full queue or memory is `resourceExhausted`, the rest (unknown
-    /// command, syntax, hardware and bus faults) is a `driverFault`.
-    static func errorCode(for code: Int) -> ErrorCode {
+    /// The error code a device error maps to: a rejected parameter the caller chose (an
+    /// `argument` is known) is the caller's `invalidArgument`, a full queue or memory is
+    /// `resourceExhausted`, the rest (unknown command, syntax, a parameter the driver chose,
+    /// hardware and bus faults) is a `driverFault`.
+    static func errorCode(for code: Int, argument: String?) -> ErrorCode {
         switch code {
-        case 220: .invalidArgument
+        case 220 where argument != nil: .invalidArgument
         case 321, 350: .resourceExhausted
         default: .driverFault
         }
@@ -50,9 +51,12 @@ enum OBISDeviceError {
         var fields: [String: JSONValue] = [
             "command": .string(command), "reply": .string(line), "deviceError": .string(line), "errorCode": .int(code),
         ]
-        let errorCode = errorCode(for: code)
-        if errorCode == .invalidArgument, let argument { fields["argument"] = .string(argument) }
-        let subject = errorCode == .invalidArgument && argument != nil ? "argument '\(argument!)': " : ""
+        let errorCode = errorCode(for: code, argument: argument)
+        var subject = ""
+        if errorCode == .invalidArgument, let argument {
+            fields["argument"] = .string(argument)
+            subject = "argument '\(argument)': "
+        }
         return LabvisorError(
             errorCode, "\(subject)the OBIS laser \(instrument) rejected '\(command)' with \(line) (\(meaning))", fields: fields)
     }

@@ -151,6 +151,18 @@ struct CoherentOBISDriverTests {
         }
     }
 
+    @Test func anERR220ToACommandTheDriverChoseIsADriverFault() async throws {
+        try await OBISBench.withLaser { host, device in
+            device.inject(.replaceReply(Array("ERR-220\r\n".utf8)))
+            let error = await #expect(throws: LabvisorError.self) {
+                try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+            }
+            #expect(error?.code == .driverFault)
+            #expect(error?.fields["errorCode"] == 220)
+            #expect(error?.fields["argument"] == nil)
+        }
+    }
+
     @Test func rejectedCommandsAreQueuedAndClearErrorsEmptiesTheQueue() async throws {
         try await OBISBench.withLaser { host, device in
             device.withModel { $0.powerLimits = 0.0015...0.1 }
