@@ -5,8 +5,10 @@ import LabvisorDriverKit
 ///
 /// At open the driver turns handshaking on (`SYSTem:COMMunicate:HANDshaking ON`, the device's
 /// default) so that every command is answered by `OK` or `ERR-xxx` and errors are never silent,
-/// turns the prompt off, empties the error queue, and reads the set-point limits. Its safe state is emission off.
+/// turns the prompt off, empties the error queue, and reads the set-point limits. Its safe
+/// state is emission off.
 public actor CoherentOBISDriver: InstrumentDriver {
+    /// The manifest id (`drivers/coherent-obis/driver.toml`).
     public static let driverID = "coherent-obis"
 
     /// The widest set-point any OBIS model accepts; the open device's own limits
@@ -15,6 +17,7 @@ public actor CoherentOBISDriver: InstrumentDriver {
     static let tolerance = Argument<Double>(
         "tolerance", "how close to the set-point counts as reached, as a fraction of it", range: 0.001...0.5, default: 0.02)
 
+    /// Emission on and off (off is immediate), waiting for the set power, clearing errors.
     public static let methods: [DriverMethod<CoherentOBISDriver>] = [
         DriverMethod("emissionOn", "turns laser emission on, in constant-power mode") { laser, _ in
             try await laser.setEmission(true)
@@ -33,6 +36,7 @@ public actor CoherentOBISDriver: InstrumentDriver {
         },
     ]
 
+    /// Emission, set-point and measured power, limits, status, faults, wavelength.
     public static let properties: [DriverProperty<CoherentOBISDriver>] = [
         DriverProperty(
             "emission", "whether the laser emits",
@@ -70,6 +74,8 @@ public actor CoherentOBISDriver: InstrumentDriver {
     private var limits = PowerLimits(low: 0, high: 0, nominal: 0)
     private var wavelength = 0.0
 
+    /// Opens the laser: handshaking on, prompt off, error queue emptied, limits and
+    /// wavelength read. Emission is left as it is.
     public init(context: DriverContext) async throws {
         self.context = context
         channel = try context.lineChannel(lineEnding: "\r\n", timeout: .milliseconds(500))
@@ -86,6 +92,9 @@ public actor CoherentOBISDriver: InstrumentDriver {
         wavelength = try await number("SYSTem:INFormation:WAVelength?")
     }
 
+    /// Model and serial number from `SYSTem:INFormation`, firmware from `*IDN?`.
+    ///
+    /// - Throws: `driverFault` when `*IDN?` does not name a Coherent OBIS.
     public func identify() async throws -> InstrumentIdentification {
         let idn = try await query("*IDN?")
         // "Coherent, Inc - OBIS 488nm LX 150mW - V1.0.1 - Dec 14 2010"
