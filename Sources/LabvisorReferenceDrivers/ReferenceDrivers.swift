@@ -1,3 +1,5 @@
+import CoherentOBIS
+import CoherentOBISSimulator
 import ExampleHeater
 import ExampleHeaterSimulator
 import LabvisorDriverKit
@@ -8,13 +10,17 @@ import LabvisorSimulation
 public enum ReferenceDrivers {
     /// Every reference driver.
     public static let drivers = DriverCatalog([
-        DriverCatalog.Entry(ExampleHeaterDriver.self)
+        DriverCatalog.Entry(ExampleHeaterDriver.self),
+        DriverCatalog.Entry(CoherentOBISDriver.self),
     ])
 
     /// Every simulator of a serial instrument.
     public static let simulators = SimulatorCatalog([
         SimulatorCatalog.Entry(id: "example-heater", summary: "Acme TC-1 temperature controller (the guide's example)") {
             ExampleHeaterDevice()
-        }
+        },
+        SimulatorCatalog.Entry(id: "coherent-obis", summary: "Coherent OBIS 488 LX 150 mW laser") {
+            CoherentOBISDevice()
+        },
     ])
 }

@@ -22,7 +22,7 @@ import Testing
 
         let obis = try #require(byID["coherent-obis"])
         #expect(obis.kind == .laser)
-        #expect(obis.safeState.method == "emission_off")
+        #expect(obis.safeState.method == "emissionOff")
         #expect(obis.transport == .serial(SerialTransport(settings: SerialSettings(baudRate: 115_200), lineEnding: "\r\n")))
 
         let uvc = try #require(byID["uvc-camera"])
