@@ -70,8 +70,8 @@ struct DriverHostTests {
                 try await instrument.invoke("rampTo", arguments: ["celsius": 120], timeout: .milliseconds(300))
             }
             #expect(error?.code == .deadlineExceeded)
-            #expect(ContinuousClock.now - started < .seconds(2))
-            let heating = try await instrument.read("heating", timeout: .seconds(1))
+            #expect(ContinuousClock.now - started < .seconds(4))
+            let heating = try await instrument.read("heating", timeout: .seconds(5))
             #expect(heating == true, "the ramp had switched the heater on before its deadline")
         }
     }

@@ -78,7 +78,7 @@ public actor CoherentOBISDriver: InstrumentDriver {
     /// wavelength read. Emission is left as it is.
     public init(context: DriverContext) async throws {
         self.context = context
-        channel = try context.lineChannel(lineEnding: "\r\n", timeout: .milliseconds(500))
+        channel = try context.lineChannel(lineEnding: "\r\n", timeout: .seconds(2))
         try await command("SYSTem:COMMunicate:HANDshaking ON")
         try await command("SYSTem:COMMunicate:PROMpt OFF")
         try await command("SYSTem:ERRor:CLEar")

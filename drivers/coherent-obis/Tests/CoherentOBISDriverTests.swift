@@ -25,7 +25,7 @@ struct CoherentOBISDriverTests {
             #expect(device.withModel { $0.errorQueue }.isEmpty, "open empties the error queue")
             #expect(device.withModel { !$0.prompt })
             #expect(device.withModel { $0.received.first } == "SYSTem:COMMunicate:HANDshaking ON")
-            let emission = try await host.read("emission", timeout: .seconds(2))
+            let emission = try await host.read("emission", timeout: .seconds(5))
             #expect(emission == false)
         }
     }
@@ -49,9 +49,9 @@ struct CoherentOBISDriverTests {
 
     @Test func limitsAndWavelengthAreReadFromTheDevice() async throws {
         try await OBISBench.withLaser({ $0.powerLimits = 0.002...0.11; $0.nominalPower = 0.1; $0.wavelength = 405 }) { host, _ in
-            let limits = try await host.read("powerLimits", timeout: .seconds(2))
+            let limits = try await host.read("powerLimits", timeout: .seconds(5))
             #expect(limits == .object(["low": .double(0.002), "high": .double(0.11), "nominal": .double(0.1)]))
-            let wavelength = try await host.read("wavelength", timeout: .seconds(2))
+            let wavelength = try await host.read("wavelength", timeout: .seconds(5))
             #expect(wavelength == .double(405))
         }
     }
@@ -59,22 +59,22 @@ struct CoherentOBISDriverTests {
     @Test func emissionWarmsUpToTheSetpoint() async throws {
         let events = CollectedEvents()
         try await OBISBench.withLaser({ $0.warmUp = .milliseconds(1500); $0.mode = "CWC" }, events: events) { host, device in
-            try await host.write("powerSetpoint", value: 0.05, timeout: .seconds(2))
-            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+            try await host.write("powerSetpoint", value: 0.05, timeout: .seconds(5))
+            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
             #expect(device.withModel { $0.emitting && $0.mode == "CWP" })
-            let early = try await host.read("measuredPower", timeout: .seconds(2)).number ?? -1
+            let early = try await host.read("measuredPower", timeout: .seconds(5)).number ?? -1
             #expect(early >= 0 && early < 0.05, "measured power ramps up during warm-up: \(early)")
-            let warming = try await host.read("status", timeout: .seconds(2))
+            let warming = try await host.read("status", timeout: .seconds(5))
             #expect(warming["laserEmission"] == true)
             #expect(warming["laserWarmUp"] == true)
             #expect(warming["laserReady"] == false)
             let reached = try await host.invoke("waitForPower", arguments: ["tolerance": 0.01], timeout: .seconds(5))
             #expect(abs((reached.number ?? 0) - 0.05) <= 0.0005)
             // (laserReady, set once the ramp ends, is timed exactly in CoherentOBISDeviceTests.)
-            let emitting = try await host.read("status", timeout: .seconds(2))
+            let emitting = try await host.read("status", timeout: .seconds(5))
             #expect(emitting["laserEmission"] == true)
             #expect(emitting["laserStandby"] == false)
-            let emission = try await host.read("emission", timeout: .seconds(2))
+            let emission = try await host.read("emission", timeout: .seconds(5))
             #expect(emission == true)
         }
         let powers = events.values(of: "measuredPower").compactMap(\.number)
@@ -85,14 +85,14 @@ struct CoherentOBISDriverTests {
 
     @Test func emissionPropertyIsWritable() async throws {
         try await OBISBench.withLaser { host, device in
-            try await host.write("emission", value: true, timeout: .seconds(2))
+            try await host.write("emission", value: true, timeout: .seconds(5))
             #expect(device.withModel { $0.emitting })
-            let emission = try await host.read("emission", timeout: .seconds(2))
+            let emission = try await host.read("emission", timeout: .seconds(5))
             #expect(emission == true)
-            try await host.write("emission", value: false, timeout: .seconds(2))
+            try await host.write("emission", value: false, timeout: .seconds(5))
             #expect(device.withModel { !$0.emitting })
             let error = await #expect(throws: LabvisorError.self) {
-                try await host.write("emission", value: "bright", timeout: .seconds(2))
+                try await host.write("emission", value: "bright", timeout: .seconds(5))
             }
             #expect(error?.code == .invalidArgument)
             #expect(error?.fields["argument"] == "emission")
@@ -101,15 +101,15 @@ struct CoherentOBISDriverTests {
 
     @Test func setpointRoundTripsAndTheDeviceLimitsAreCheckedBeforeTheDevice() async throws {
         try await OBISBench.withLaser { host, device in
-            try await host.write("powerSetpoint", value: 0.1, timeout: .seconds(2))
-            let setpoint = try await host.read("powerSetpoint", timeout: .seconds(2))
+            try await host.write("powerSetpoint", value: 0.1, timeout: .seconds(5))
+            let setpoint = try await host.read("powerSetpoint", timeout: .seconds(5))
             #expect(setpoint == .double(0.1))
             #expect(device.withModel { $0.setpoint } == 0.1)
             let before = device.requestCount
             for (value, reason) in [(JSONValue.double(0.5), "above the device limit"), (.double(0.001), "below it"),
                                     (.double(5), "above the declared range"), (.string("max"), "not a number")] {
                 let error = await #expect(throws: LabvisorError.self, "\(reason)") {
-                    try await host.write("powerSetpoint", value: value, timeout: .seconds(2))
+                    try await host.write("powerSetpoint", value: value, timeout: .seconds(5))
                 }
                 #expect(error?.code == .invalidArgument, "\(reason)")
                 #expect(error?.fields["argument"] == "powerSetpoint", "\(reason)")
@@ -124,7 +124,7 @@ struct CoherentOBISDriverTests {
             // The device narrows its range after open (the driver still knows the old one).
             device.withModel { $0.powerLimits = 0.0015...0.1 }
             let error = await #expect(throws: LabvisorError.self) {
-                try await host.write("powerSetpoint", value: 0.15, timeout: .seconds(2))
+                try await host.write("powerSetpoint", value: 0.15, timeout: .seconds(5))
             }
             #expect(error?.code == .invalidArgument)
             #expect(error?.fields["argument"] == "powerSetpoint")
@@ -141,13 +141,13 @@ struct CoherentOBISDriverTests {
         try await OBISBench.withLaser { host, device in
             device.inject(.replaceReply(Array("\(reply)\r\n".utf8)))
             let error = await #expect(throws: LabvisorError.self) {
-                try await host.write("powerSetpoint", value: 0.02, timeout: .seconds(2))
+                try await host.write("powerSetpoint", value: 0.02, timeout: .seconds(5))
             }
             #expect(error?.code == code)
             #expect(error?.fields["errorCode"] == .int(number))
             #expect(error?.fields["deviceError"] == .string(reply))
             #expect(error?.message.contains("laser-488") == true)
-            let emission = try await host.read("emission", timeout: .seconds(2))
+            let emission = try await host.read("emission", timeout: .seconds(5))
             #expect(emission == false, "the next call works")
         }
     }
@@ -156,7 +156,7 @@ struct CoherentOBISDriverTests {
         try await OBISBench.withLaser { host, device in
             device.inject(.replaceReply(Array("ERR-220\r\n".utf8)))
             let error = await #expect(throws: LabvisorError.self) {
-                try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+                try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
             }
             #expect(error?.code == .driverFault)
             #expect(error?.fields["errorCode"] == 220)
@@ -168,49 +168,49 @@ struct CoherentOBISDriverTests {
         try await OBISBench.withLaser { host, device in
             device.withModel { $0.powerLimits = 0.0015...0.1 }
             await #expect(throws: LabvisorError.self) {
-                try await host.write("powerSetpoint", value: 0.12, timeout: .seconds(2))
+                try await host.write("powerSetpoint", value: 0.12, timeout: .seconds(5))
             }
             #expect(device.withModel { $0.errorQueue } == [220])
-            let status = try await host.read("status", timeout: .seconds(2))
+            let status = try await host.read("status", timeout: .seconds(5))
             #expect(status["laserError"] == true)
-            _ = try await host.invoke("clearErrors", arguments: [:], timeout: .seconds(2))
+            _ = try await host.invoke("clearErrors", arguments: [:], timeout: .seconds(5))
             #expect(device.withModel { $0.errorQueue }.isEmpty)
         }
     }
 
     @Test func aLatchedFaultStopsEmissionAndIsReportedByName() async throws {
         try await OBISBench.withLaser({ $0.warmUp = .zero }) { host, device in
-            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
-            let faultsBefore = try await host.read("faults", timeout: .seconds(2))
+            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
+            let faultsBefore = try await host.read("faults", timeout: .seconds(5))
             #expect(faultsBefore == [])
             device.withModel { $0.faultCode = 0b1 | 1 << 20 }
-            let faultsAfter = try await host.read("faults", timeout: .seconds(2))
+            let faultsAfter = try await host.read("faults", timeout: .seconds(5))
             #expect(faultsAfter == ["basePlateTemperature", "overPower"])
-            let emission = try await host.read("emission", timeout: .seconds(2))
+            let emission = try await host.read("emission", timeout: .seconds(5))
             #expect(emission == false)
-            let status = try await host.read("status", timeout: .seconds(2))
+            let status = try await host.read("status", timeout: .seconds(5))
             #expect(status["laserFault"] == true)
             #expect(status["laserEmission"] == false)
             #expect(status["code"] == "00000009")
-            let power = try await host.read("measuredPower", timeout: .seconds(2))
+            let power = try await host.read("measuredPower", timeout: .seconds(5))
             #expect(power == .double(0))
 
             let error = await #expect(throws: LabvisorError.self) {
-                try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+                try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
             }
             #expect(error?.code == .driverFault)
             #expect(error?.fields["faults"] == ["basePlateTemperature", "overPower"])
             #expect(device.withModel { !$0.emitting })
 
             device.withModel { $0.faultCode = 0 }
-            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
             #expect(device.withModel { $0.emitting }, "emission works again once the fault clears")
         }
     }
 
     @Test func aFaultDuringWaitForPowerEndsIt() async throws {
         try await OBISBench.withLaser({ $0.warmUp = .seconds(1000) }) { host, device in
-            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
             let wait = Task { try await host.invoke("waitForPower", arguments: [:], timeout: .seconds(20)) }
             try await Task.sleep(for: .milliseconds(150))
             device.withModel { $0.faultCode = 1 << 1 }
@@ -222,12 +222,12 @@ struct CoherentOBISDriverTests {
 
     @Test func immediateEmissionOffInterruptsWaitForPower() async throws {
         try await OBISBench.withLaser({ $0.warmUp = .seconds(1000) }) { host, device in
-            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+            _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
             let wait = Task { try await host.invoke("waitForPower", arguments: [:], timeout: .seconds(20)) }
             try await Task.sleep(for: .milliseconds(200))
             let started = ContinuousClock.now
-            _ = try await host.invoke("emissionOff", arguments: [:], timeout: .seconds(2))
-            #expect(ContinuousClock.now - started < .seconds(1))
+            _ = try await host.invoke("emissionOff", arguments: [:], timeout: .seconds(5))
+            #expect(ContinuousClock.now - started < .seconds(3))
             let error = await #expect(throws: LabvisorError.self) { try await wait.value }
             #expect(error?.code == .unavailable)
             #expect(device.withModel { !$0.emitting })
@@ -240,9 +240,9 @@ struct CoherentOBISDriverTests {
         defer { device.stop() }
         let host = try await DriverHost<CoherentOBISDriver>.open(
             instrument: "laser-488", node: device.path, transport: try OBISBench.manifest().transport)
-        _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(2))
+        _ = try await host.invoke("emissionOn", arguments: [:], timeout: .seconds(5))
         #expect(device.withModel { $0.emitting })
-        try await host.shutdown(timeout: .seconds(2))
+        try await host.shutdown(timeout: .seconds(5))
         #expect(device.withModel { !$0.emitting && !$0.emissionRequested })
         let error = await #expect(throws: LabvisorError.self) { try await host.read("emission", timeout: .seconds(1)) }
         #expect(error?.code == .closed)
@@ -251,9 +251,9 @@ struct CoherentOBISDriverTests {
     @Test func silentLaserTimesOutAndTheNextCallWorks() async throws {
         try await OBISBench.withLaser { host, device in
             device.inject(.noReply(count: 1))
-            let error = await #expect(throws: LabvisorError.self) { try await host.read("measuredPower", timeout: .seconds(2)) }
+            let error = await #expect(throws: LabvisorError.self) { try await host.read("measuredPower", timeout: .seconds(5)) }
             #expect(error?.code == .timeout)
-            let emission = try await host.read("emission", timeout: .seconds(2))
+            let emission = try await host.read("emission", timeout: .seconds(5))
             #expect(emission == false)
         }
     }
@@ -261,9 +261,9 @@ struct CoherentOBISDriverTests {
     @Test func garbageIsAnErrorThenResyncs() async throws {
         try await OBISBench.withLaser { host, device in
             device.inject(.replaceReply([0xFF, 0xFE, 0x00, 0x41, 0x0D, 0x0A]))
-            let error = await #expect(throws: LabvisorError.self) { try await host.read("measuredPower", timeout: .seconds(2)) }
+            let error = await #expect(throws: LabvisorError.self) { try await host.read("measuredPower", timeout: .seconds(5)) }
             #expect(error?.code == .driverFault)
-            let setpoint = try await host.read("powerSetpoint", timeout: .seconds(2))
+            let setpoint = try await host.read("powerSetpoint", timeout: .seconds(5))
             #expect(setpoint == .double(0.01))
         }
     }
@@ -271,9 +271,9 @@ struct CoherentOBISDriverTests {
     @Test func aReplyWithoutOKIsAnError() async throws {
         try await OBISBench.withLaser { host, device in
             device.inject(.replaceReply(Array("0.010000\r\nNOPE\r\n".utf8)))
-            let error = await #expect(throws: LabvisorError.self) { try await host.read("powerSetpoint", timeout: .seconds(2)) }
+            let error = await #expect(throws: LabvisorError.self) { try await host.read("powerSetpoint", timeout: .seconds(5)) }
             #expect(error?.code == .driverFault)
-            let wavelength = try await host.read("wavelength", timeout: .seconds(2))
+            let wavelength = try await host.read("wavelength", timeout: .seconds(5))
             #expect(wavelength == .double(488))
         }
     }
@@ -287,7 +287,7 @@ struct CoherentOBISDriverTests {
             device.unplug()
             let error = await #expect(throws: LabvisorError.self) { try await call.value }
             #expect(error?.code == .deviceGone)
-            #expect(ContinuousClock.now - unplugged < .milliseconds(500))
+            #expect(ContinuousClock.now - unplugged < .milliseconds(1500))
         }
     }
 

@@ -31,7 +31,7 @@ public actor ExampleHeaterDriver: InstrumentDriver {
 
     public init(context: DriverContext) async throws {
         self.context = context
-        channel = try context.lineChannel(timeout: .milliseconds(500))
+        channel = try context.lineChannel(timeout: .seconds(2))
     }
 
     public func identify() async throws -> InstrumentIdentification {
