@@ -13,7 +13,7 @@ public struct KDC101Device: SerialDeviceModel {
     /// HW_GET_INFO fields.
     public var serialNumber: UInt32 = 27_000_123
     public var model = "KDC101"
-    public var notes = "Brushless DC Motor Controller"
+    public var notes = "KCube DC Servo"
     public var firmware: (major: UInt8, interim: UInt8, minor: UInt8) = (3, 0, 10)
     public var hardwareType: UInt16 = 16
     public var hardwareVersion: UInt16 = 1
