@@ -64,6 +64,9 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
     /// A move ended without its completion message (deadline, error): its motion may go
     /// on, and its completion would end the next move early, so the next move stops first.
     private var motionUnsettled = false
+    /// A motion command is out and its completion awaited: unsolicited messages are left
+    /// for `runMotion`, which takes the completion from among them.
+    private var awaitingCompletion = false
 
     public init(context: DriverContext) async throws {
         self.context = context
@@ -200,8 +203,10 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
     @discardableResult
     private func runMotion(_ command: APTMessage, completion: UInt16, bound: Duration, what: String) async throws -> APTStatus? {
         if motionUnsettled { try await stop() }
-        try await drainUnsolicited(discardingCompletions: true)
+        try await drainUnsolicited()
         motionUnsettled = true
+        awaitingCompletion = true
+        defer { awaitingCompletion = false }
         try await exchange.send(command.bytes, timeout: replyTimeout)
         let deadline = ContinuousClock.now + bound
         var nextPoll = ContinuousClock.now + Self.pollInterval
@@ -233,25 +238,34 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
                 return status
             }
             try consume(message)
+            if message.id == APTMessageID.motMoveStopped {
+                // Stopped without a stop from this driver: a limit switch, the front panel.
+                motionUnsettled = false
+                throw LabvisorError(
+                    .driverFault, "\(what) on \(exchange.port.path) was stopped by the controller before it completed",
+                    fields: ["node": .string(exchange.port.path), "messageID": .int(Int(message.id))])
+            }
         }
     }
 
     // MARK: - Messages
 
     /// Sends `message` and returns its reply; an error report becomes `driverFault`.
-    /// Unsolicited messages that arrived meanwhile are consumed afterwards.
+    /// Unsolicited messages that arrived meanwhile are consumed afterwards, except while a
+    /// motion's completion is awaited (they may hold it).
     private func request(_ message: APTMessage) async throws -> APTMessage {
         let reply = try APTMessage(frame: try await exchange.request(message.bytes, timeout: replyTimeout))
         try throwIfError(reply, about: message)
-        try await drainUnsolicited(discardingCompletions: false)
+        if !awaitingCompletion { try await drainUnsolicited() }
         return reply
     }
 
-    /// Consumes the unsolicited messages kept by the exchange.
-    private func drainUnsolicited(discardingCompletions: Bool) async throws {
+    /// Consumes the unsolicited messages kept by the exchange. Completions found here are
+    /// stale (no motion awaits them) and dropped.
+    private func drainUnsolicited() async throws {
         while let frame = try await exchange.nextUnsolicited(timeout: .zero) {
             guard let message = try? APTMessage(frame: frame) else { continue }
-            if discardingCompletions, [APTMessageID.motMoveCompleted, APTMessageID.motMoveHomed].contains(message.id) {
+            if [APTMessageID.motMoveCompleted, APTMessageID.motMoveHomed].contains(message.id) {
                 context.logger.debug("discarding a stale completion 0x\(message.hexID) before a new move")
                 continue
             }
