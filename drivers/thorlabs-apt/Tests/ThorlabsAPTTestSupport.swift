@@ -5,15 +5,69 @@ import ThorlabsAPT
 import ThorlabsAPTSimulator
 import Testing
 
-/// Keeps every event published.
+/// Keeps every event published, and lets a test wait for one.
 final class CollectedEvents: EventSink {
-    let events = LockedState<[Event]>([])
-    func publish(_ event: Event) { events.withLock { $0.append(event) } }
+    private struct Waiter {
+        var id: UInt64
+        var matches: @Sendable (Event) -> Bool
+        var continuation: WaitContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var events: [Event] = []
+        var waiters: [Waiter] = []
+        var nextID: UInt64 = 0
+    }
+
+    private let state = LockedState(State())
+
+    func publish(_ event: Event) {
+        let matched = state.withLock { state -> [Waiter] in
+            state.events.append(event)
+            let matched = state.waiters.filter { $0.matches(event) }
+            state.waiters.removeAll { $0.matches(event) }
+            return matched
+        }
+        for waiter in matched { waiter.continuation.resume() }
+    }
 
     /// The values published for `property`, in order.
     func values(of property: String) -> [JSONValue] {
-        events.withLock { $0 }.filter { $0.kind == .propertyChanged && $0.fields["property"] == .string(property) }
+        state.withLock { $0.events }.filter { $0.kind == .propertyChanged && $0.fields["property"] == .string(property) }
             .compactMap { $0.fields["value"] }
+    }
+
+    /// Waits until a `property` change whose value passes `matches` has been published.
+    ///
+    /// - Throws: `timeout` naming `property` when none came within `timeout`.
+    func waitFor(
+        _ property: String, timeout: Duration = .seconds(10), _ matches: @escaping @Sendable (JSONValue) -> Bool
+    ) async throws {
+        let accepts: @Sendable (Event) -> Bool = { event in
+            event.kind == .propertyChanged && event.fields["property"] == .string(property)
+                && event.fields["value"].map(matches) == true
+        }
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await suspend(
+            until: .now + timeout,
+            register: { (continuation: WaitContinuation<Void, any Error>) in
+                let seen = state.withLock { state in
+                    if state.events.contains(where: accepts) { return true }
+                    state.waiters.append(Waiter(id: id, matches: accepts, continuation: continuation))
+                    return false
+                }
+                if seen { continuation.resume() }
+            },
+            expire: { [state] _ in
+                let waiter = state.withLock { state in
+                    state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
+                }
+                waiter?.continuation.resume(throwing: LabvisorError(
+                    .timeout, "no '\(property)' event matched within \(timeout.seconds) s"))
+            })
     }
 }
 
