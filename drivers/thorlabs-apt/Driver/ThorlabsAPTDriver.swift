@@ -10,6 +10,7 @@ import LabvisorDriverKit
 /// Status updates the controller sends unprompted are consumed (cached, published) and
 /// never taken as replies.
 public actor ThorlabsAPTDriver: InstrumentDriver {
+    /// The manifest id (`drivers/thorlabs-apt/driver.toml`).
     public static let driverID = "thorlabs-apt"
 
     static let position = Argument<Double>(
@@ -17,6 +18,7 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
     static let distance = Argument<Double>(
         "distance", "distance to move, signed (mm; degrees on rotation stages)", unit: "mm", range: -100_000...100_000)
 
+    /// `home`, `moveAbsolute`, `moveRelative`, `stop` (immediate).
     public static let methods: [DriverMethod<ThorlabsAPTDriver>] = [
         DriverMethod("home", "moves to the home switch and zeroes the position counter") { stage, _ in
             try await stage.home()
@@ -36,6 +38,7 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
         },
     ]
 
+    /// `position`, `status`, `homed`, `moving`, `unit` (all read-only).
     public static let properties: [DriverProperty<ThorlabsAPTDriver>] = [
         DriverProperty("position", "position counter in real units", unit: "mm") { stage in try await stage.readPosition() },
         DriverProperty("status", "status bits: moving, homed, limit switches, ...") { stage in try await stage.readStatus() },
@@ -68,6 +71,9 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
     /// for `runMotion`, which takes the completion from among them.
     private var awaitingCompletion = false
 
+    /// Opens the driver on the context's serial port (no I/O until `identify()`).
+    ///
+    /// - Throws: `driverFault` when the transport is not serial.
     public init(context: DriverContext) async throws {
         self.context = context
         replyTimeout = .milliseconds(500)

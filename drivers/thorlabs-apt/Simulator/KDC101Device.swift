@@ -10,20 +10,26 @@ import LabvisorSimulation
 /// out every 100 ms while update messages are on, and stop after 50 updates without a
 /// MOT_ACK_DCSTATUSUPDATE (the APT "server alive" rule).
 public struct KDC101Device: SerialDeviceModel {
-    /// HW_GET_INFO fields.
+    /// HW_GET_INFO serial number (KDC101 serials start with 27).
     public var serialNumber: UInt32 = 27_000_123
+    /// HW_GET_INFO model number (8 characters at most).
     public var model = "KDC101"
+    /// HW_GET_INFO notes text (48 characters at most).
     public var notes = "KCube DC Servo"
+    /// HW_GET_INFO firmware version.
     public var firmware: (major: UInt8, interim: UInt8, minor: UInt8) = (3, 0, 10)
+    /// HW_GET_INFO hardware type code.
     public var hardwareType: UInt16 = 16
+    /// HW_GET_INFO hardware version.
     public var hardwareVersion: UInt16 = 1
 
     /// Encoder counts per millimetre of the actuator (Z825B: 512 counts/turn × 67.49:1, 1 mm pitch).
     public var countsPerMillimetre = 512 * 67.49
     /// The actuator's travel, mm.
     public var travel: ClosedRange<Double> = 0...25
-    /// Maximum velocity, mm/s, and acceleration, mm/s² (MOT_SET_VELPARAMS changes them).
+    /// Maximum velocity, mm/s (MOT_SET_VELPARAMS changes it).
     public var maxVelocity = 2.3
+    /// Acceleration, mm/s² (MOT_SET_VELPARAMS changes it).
     public var acceleration = 1.5
     /// Homing velocity, mm/s.
     public var homeVelocity = 1.0

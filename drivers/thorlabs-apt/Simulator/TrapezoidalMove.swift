@@ -12,8 +12,9 @@ public struct TrapezoidalMove: Sendable, Hashable {
     public let peakVelocity: Double
     /// Acceleration, counts/s².
     public let acceleration: Double
-    /// Time spent accelerating (and decelerating), and cruising, seconds.
+    /// Time spent accelerating (and as long decelerating), seconds.
     public let rampTime: Double
+    /// Time spent at peak velocity, seconds.
     public let cruiseTime: Double
 
     /// Plans a move from `start` to `target`.
