@@ -4,6 +4,8 @@ import ExampleHeater
 import ExampleHeaterSimulator
 import LabvisorDriverKit
 import LabvisorSimulation
+import ThorlabsAPT
+import ThorlabsAPTSimulator
 
 /// The reference drivers and their simulators, by driver id: what the daemon runs and
 /// `labvisor simulate` serves. Add a driver here after creating its folder under `drivers/`.
@@ -12,6 +14,7 @@ public enum ReferenceDrivers {
     public static let drivers = DriverCatalog([
         DriverCatalog.Entry(ExampleHeaterDriver.self),
         DriverCatalog.Entry(CoherentOBISDriver.self),
+        DriverCatalog.Entry(ThorlabsAPTDriver.self),
     ])
 
     /// Every simulator of a serial instrument.
@@ -21,6 +24,9 @@ public enum ReferenceDrivers {
         },
         SimulatorCatalog.Entry(id: "coherent-obis", summary: "Coherent OBIS 488 LX 150 mW laser") {
             CoherentOBISDevice()
+        },
+        SimulatorCatalog.Entry(id: "thorlabs-apt", summary: "Thorlabs KDC101 K-Cube DC servo controller with a Z825B actuator (APT protocol)") {
+            KDC101Device()
         },
     ])
 }

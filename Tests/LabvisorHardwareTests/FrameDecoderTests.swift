@@ -67,6 +67,18 @@ import Testing
         #expect(try decoder.nextFrame() == home)
     }
 
+    @Test func aptRepliesWithLongDataPartsAndHeadersInterleave() throws {
+        // HW_GET_INFO (84 data bytes), MOT_GET_DCSTATUSUPDATE (14), MOT_MOVE_HOMED (header only),
+        // controller (0x50) to host (0x01 | 0x80 when data follows).
+        let info: [UInt8] = [0x06, 0x00, 0x54, 0x00, 0x81, 0x50] + [UInt8](repeating: 0x41, count: 84)
+        let status: [UInt8] = [0x91, 0x04, 0x0E, 0x00, 0x81, 0x50] + [UInt8](repeating: 0, count: 14)
+        let homed: [UInt8] = [0x44, 0x04, 0x01, 0x00, 0x01, 0x50]
+        var decoder = LengthFieldFrameDecoder.thorlabsAPT()
+        #expect(try decoder.decode(status + info[0..<40]) == [status])
+        #expect(try decoder.decode(info[40...] + homed + status) == [info, homed, status])
+        #expect(decoder.bufferedByteCount == 0)
+    }
+
     @Test func aBigEndianLayoutThatCountsTheHeader() throws {
         // 4-byte header: type, flags, 16-bit big-endian total length.
         let layout = LengthFieldFrameDecoder.Layout(
