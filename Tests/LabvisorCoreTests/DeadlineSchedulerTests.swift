@@ -49,8 +49,12 @@ import Testing
         // Cancel the odd ones, and schedule-and-cancel enough extra to force a compaction.
         for (position, token) in tokens.enumerated() where (199 - position) % 2 == 1 { scheduler.cancel(token) }
         for _ in 0..<5000 { scheduler.cancel(scheduler.schedule(at: .now + .seconds(60)) {}) }
-        #expect(scheduler.pending == 100)
+        // Live entries are the even ones not yet fired (a slow run, under TSan or load, may
+        // already have fired some): cancelled ones never count, compacted or not.
+        let (pending, firedSoFar) = (scheduler.pending, fired.current.count)
+        #expect(pending + firedSoFar >= 100 && pending <= 100, "pending \(pending), fired \(firedSoFar)")
         try await eventually { fired.current.count == 100 }
+        #expect(scheduler.pending == 0)
         let times = fired.current.map { $0 / 10 }
         #expect(times == times.sorted())
         #expect(fired.current.allSatisfy { $0 % 2 == 0 })
