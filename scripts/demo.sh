@@ -1,8 +1,44 @@
 #!/usr/bin/env bash
-# The run command, until the daemon exists: builds in release mode and runs the benchmarks,
-# printing the table of measured numbers against the targets.
+# The run command: starts `labvisord --demo` (every reference simulator behind the real
+# drivers and serial transports), runs a short scripted experiment through the `labvisor`
+# CLI, and stops the daemon cleanly (SIGTERM: every driver to its safe state, exit 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-swift run -c release labvisor-bench "$@"
+swift build -c release --product labvisord
+swift build -c release --product labvisor
+bin=$(swift build -c release --show-bin-path)
+
+runtime=$(mktemp -d)
+export LABVISOR_URL="unix://$runtime/labvisord.sock"
+"$bin/labvisord" --demo --socket "$runtime/labvisord.sock" 2>"$runtime/labvisord.log" &
+daemon=$!
+cleanup() {
+    kill "$daemon" 2>/dev/null || true
+    rm -rf "$runtime"
+}
+trap cleanup EXIT
+
+for _ in $(seq 100); do
+    "$bin/labvisor" status >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+step "$bin/labvisor" status
+step "$bin/labvisor" list
+step "$bin/labvisor" describe thorlabs-apt-sim
+# The experiment holds both instruments for its whole run; its calls act under the lease.
+step "$bin/labvisor" lock thorlabs-apt-sim coherent-obis-sim -- env LABVISOR_CLI="$bin/labvisor" scripts/demo-experiment.sh
+step "$bin/labvisor" leases
+step "$bin/labvisor" get coherent-obis-sim emission
+
+printf '\n\033[1m$ kill -TERM labvisord\033[0m\n'
+kill -TERM "$daemon"
+status=0
+wait "$daemon" || status=$?
+grep -E "stopped|safe state" "$runtime/labvisord.log" || true
+echo "labvisord exited with status $status"
+exit "$status"
