@@ -91,16 +91,18 @@ private let requestLine = Array("1 get pos 00042\n".utf8)
         Glibc.close(exchangePTY.slave)
     }
     let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
-    @Sendable func exchangeRoundTrips(_ count: Int) async throws -> (LatencySamples, Double) {
-        try await withTaskExecutorPreference(IOReactor.shared) {
+    @Sendable func exchangeRoundTrips(_ count: Int) async throws -> (LatencySamples, Double, Double, Double) {
+        try await exchange.withReactorAffinity {
             var samples = LatencySamples(capacity: count)
             let start = ContinuousClock.now
+            let cpuStart = threadCPUSeconds()
+            let userStart = threadUserSeconds()
             for _ in 0..<count {
                 let t0 = ContinuousClock.now
                 _ = try await exchange.request(requestLine, timeout: .seconds(5))
                 samples.add(ContinuousClock.now - t0)
             }
-            return (samples, (ContinuousClock.now - start).seconds)
+            return (samples, (ContinuousClock.now - start).seconds, threadCPUSeconds() - cpuStart, threadUserSeconds() - userStart)
         }
     }
 
@@ -110,17 +112,28 @@ private let requestLine = Array("1 get pos 00042\n".utf8)
     var samples = LatencySamples(capacity: blocks * perBlock)
     var plainSeconds = 0.0
     var seconds = 0.0
+    // CPU time of the thread that makes the round trips (the caller's, or the reactor's).
+    var plainCPU = 0.0
+    var plainUser = 0.0
+    var cpu = 0.0
+    var user = 0.0
     for _ in 0..<blocks {
         let plainStart = ContinuousClock.now
+        let plainCPUStart = threadCPUSeconds()
+        let plainUserStart = threadUserSeconds()
         for _ in 0..<perBlock {
             let t0 = ContinuousClock.now
             try plainRoundTrip()
             plain.add(ContinuousClock.now - t0)
         }
+        plainCPU += threadCPUSeconds() - plainCPUStart
+        plainUser += threadUserSeconds() - plainUserStart
         plainSeconds += (ContinuousClock.now - plainStart).seconds
-        let (blockSamples, blockSeconds) = try await exchangeRoundTrips(perBlock)
+        let (blockSamples, blockSeconds, blockCPU, blockUser) = try await exchangeRoundTrips(perBlock)
         samples.append(contentsOf: blockSamples)
         seconds += blockSeconds
+        cpu += blockCPU
+        user += blockUser
     }
 
     let plainRate = Double(blocks * perBlock) / plainSeconds
@@ -134,5 +147,27 @@ private let requestLine = Array("1 get pos 00042\n".utf8)
             "plain_p50_us": .double((plain.percentile(0.5) * 1000).rounded() / 1000),
             "plain_p99_us": .double((plain.percentile(0.99) * 1000).rounded() / 1000),
             "ratio": .double((ratio * 100).rounded() / 100),
+            "cpu_us": .double(microseconds(cpu / Double(blocks * perBlock))),
+            "cpu_user_us": .double(microseconds(user / Double(blocks * perBlock))),
+            "plain_cpu_us": .double(microseconds(plainCPU / Double(blocks * perBlock))),
+            "plain_cpu_user_us": .double(microseconds(plainUser / Double(blocks * perBlock))),
         ])
+}
+
+/// Seconds as microseconds, to a tenth.
+private func microseconds(_ seconds: Double) -> Double { (seconds * 1e7).rounded() / 10 }
+
+/// CPU time of the calling thread so far, in seconds.
+private func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+/// User CPU time of the calling thread so far, in seconds (the rest of `threadCPUSeconds`
+/// is system time).
+private func threadUserSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD (Linux), which Glibc's module does not export
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
 }

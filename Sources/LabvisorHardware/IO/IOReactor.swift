@@ -223,8 +223,11 @@ public final class IOReactor: TaskExecutor, Sendable {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
         defer { events.deallocate() }
         let executor = asUnownedTaskExecutor()
+        // Jobs are swapped out of the state into this array and back, so neither side
+        // allocates once both have grown.
+        var jobs: [UnownedJob] = []
+        var hasJobs = false
         while true {
-            let hasJobs = state.withLock { !$0.jobs.isEmpty }
             let count = epoll_wait(epoll, events, capacity, hasJobs ? 0 : -1)
             if count < 0 && errno != EINTR { return }
             for index in 0..<max(Int(count), 0) {
@@ -238,13 +241,19 @@ public final class IOReactor: TaskExecutor, Sendable {
                 registration?.deliver(events[index].events)
             }
             while true {
-                let (jobs, stopped) = state.withLock { state in
-                    defer { state.jobs.removeAll(keepingCapacity: true) }
-                    return (state.jobs, state.loop?.epoll != epoll)
+                let stopped = state.withLock { state in
+                    swap(&jobs, &state.jobs)
+                    return state.loop?.epoll != epoll
                 }
                 for job in jobs { job.runSynchronously(on: executor) }
-                if !stopped { break }
-                if jobs.isEmpty { return }
+                let ran = !jobs.isEmpty
+                jobs.removeAll(keepingCapacity: true)
+                if !stopped {
+                    // Jobs enqueued by these jobs run after a look at epoll (timeout 0).
+                    hasJobs = ran && state.withLock { !$0.jobs.isEmpty }
+                    break
+                }
+                if !ran { return }
             }
         }
     }
