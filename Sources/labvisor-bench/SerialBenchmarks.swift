@@ -59,6 +59,8 @@ private let requestLine = Array("1 get pos 00042\n".utf8)
 /// Round trips per second through `SerialExchange` (the reactor, the decoder, the turn
 /// taking) and through a plain blocking `write`/`read` loop on the same kind of PTY pair.
 /// The two alternate in blocks, so that the load of a shared machine falls on both alike.
+/// Extras: the CPU time per round trip of the thread making them, and the port alone
+/// (`port_*`: `SerialPort.write` and `read` without the exchange).
 @Sendable func serialRoundTrip() async throws -> BenchmarkResult {
     let blocks = 10
     let perBlock = 2_000
@@ -106,8 +108,31 @@ private let requestLine = Array("1 get pos 00042\n".utf8)
         }
     }
 
+    // The port alone (write, then read until the reply is complete), on the same port and
+    // reactor thread: what the reactor and the concurrency runtime cost without the
+    // exchange's turn taking, decoder and deadline bookkeeping on top.
+    @Sendable func portRoundTrips(_ count: Int) async throws -> (LatencySamples, Double) {
+        try await port.withReactorAffinity {
+            var samples = LatencySamples(capacity: count)
+            let start = ContinuousClock.now
+            for _ in 0..<count {
+                let t0 = ContinuousClock.now
+                try await port.write(requestLine, timeout: .seconds(5))
+                var received = 0
+                while received < requestLine.count {
+                    received += try await port.read(upTo: 256, timeout: .seconds(5)).count
+                }
+                samples.add(ContinuousClock.now - t0)
+            }
+            return (samples, (ContinuousClock.now - start).seconds)
+        }
+    }
+
     for _ in 0..<warmup { try plainRoundTrip() }
     _ = try await exchangeRoundTrips(warmup)
+    _ = try await portRoundTrips(warmup)
+    var portOnly = LatencySamples(capacity: blocks * perBlock)
+    var portSeconds = 0.0
     var plain = LatencySamples(capacity: blocks * perBlock)
     var samples = LatencySamples(capacity: blocks * perBlock)
     var plainSeconds = 0.0
@@ -134,6 +159,9 @@ private let requestLine = Array("1 get pos 00042\n".utf8)
         seconds += blockSeconds
         cpu += blockCPU
         user += blockUser
+        let (portSamples, portBlockSeconds) = try await portRoundTrips(perBlock)
+        portOnly.append(contentsOf: portSamples)
+        portSeconds += portBlockSeconds
     }
 
     let plainRate = Double(blocks * perBlock) / plainSeconds
@@ -147,6 +175,8 @@ private let requestLine = Array("1 get pos 00042\n".utf8)
             "plain_p50_us": .double((plain.percentile(0.5) * 1000).rounded() / 1000),
             "plain_p99_us": .double((plain.percentile(0.99) * 1000).rounded() / 1000),
             "ratio": .double((ratio * 100).rounded() / 100),
+            "port_ops_per_s": .double((Double(blocks * perBlock) / portSeconds).rounded()),
+            "port_p50_us": .double((portOnly.percentile(0.5) * 1000).rounded() / 1000),
             "cpu_us": .double(microseconds(cpu / Double(blocks * perBlock))),
             "cpu_user_us": .double(microseconds(user / Double(blocks * perBlock))),
             "plain_cpu_us": .double(microseconds(plainCPU / Double(blocks * perBlock))),
