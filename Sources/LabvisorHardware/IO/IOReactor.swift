@@ -14,9 +14,9 @@ import LabvisorCore
 ///
 /// The reactor is also a `TaskExecutor`: a task that runs under
 /// `withTaskExecutorPreference(reactor)` is resumed on the reactor thread itself when its
-/// descriptor becomes ready, saving the hop to the global executor's threads (used by
-/// `serial.roundtrip` in `labvisor-bench`). Such code must not block: it runs between
-/// `epoll_wait` calls.
+/// descriptor becomes ready, saving the hop to the global executor's threads
+/// (`SerialPort.withReactorAffinity(_:)` does this for a port's reactor). Such code must not
+/// block: it runs between `epoll_wait` calls.
 ///
 /// The thread starts with the first registration (or job) and stops in `shutdown()`, which
 /// ends every registration with `unavailable`. A reactor that was shut down starts again on
