@@ -4,8 +4,10 @@
 
 /// The modem control lines of a serial port, as the `TIOCM_*` bits of `TIOCMGET`.
 public struct ModemLines: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    /// The `TIOCM_*` bits.
     public let rawValue: Int32
 
+    /// The lines whose `TIOCM_*` bits are set in `rawValue`.
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// Data terminal ready (driven by the host).
@@ -19,6 +21,7 @@ public struct ModemLines: OptionSet, Sendable, Hashable, CustomStringConvertible
     /// Carrier detect (driven by the device).
     public static let carrierDetect = ModemLines(rawValue: TIOCM_CAR)
 
+    /// The lines by name: `[DTR, RTS, CTS]`.
     public var description: String {
         let names: [(ModemLines, String)] = [(.dtr, "DTR"), (.rts, "RTS"), (.cts, "CTS"), (.dsr, "DSR"), (.carrierDetect, "CD")]
         return "[" + names.filter { contains($0.0) }.map(\.1).joined(separator: ", ") + "]"
