@@ -95,7 +95,11 @@ let package = Package(
         // The device side of instruments, for tests and demo mode.
         // (umockdev testbeds and device records live here, shared by tests and the bench).
         .target(
-            name: "LabvisorSimulation", dependencies: ["LabvisorCore", "LabvisorHardware", "CUMockdev", "CUSBDevFS"]),
+            name: "LabvisorSimulation",
+            dependencies: ["LabvisorCore", "LabvisorHardware", "CUMockdev", "CUMockdevTTY", "CSerialShim", "CUSBDevFS"]),
+        // The device side of a umockdev tty node: the ioctl handler (TIOCEXCL, modem lines) in C,
+        // since it is a GObject signal handler that runs on umockdev's thread.
+        .target(name: "CUMockdevTTY", dependencies: ["CUMockdev"]),
         // Wire messages shared by the server and the clients.
         .target(
             name: "LabvisorProtocol",

@@ -1,3 +1,4 @@
+import Glibc
 import LabvisorCore
 import LabvisorHardware
 import Testing
@@ -25,10 +26,13 @@ import Testing
             let device = pty.serveLines { line in "echo:\(line)\n" }
             defer { device.cancel() }
             let exchange = SerialExchange(port: port, decoder: LineFrameDecoder())
-            try await withTaskExecutorPreference(reactor) {
+            #expect(port.reactor === reactor)
+            try await exchange.withReactorAffinity {
                 for index in 0..<20 {
                     let reply = try await exchange.request(Array("ping \(index)\n".utf8), timeout: .seconds(5))
                     #expect(reply == "echo:ping \(index)")
+                    // Resumed on the reactor's own thread.
+                    #expect(currentThreadName() == "test.io")
                 }
             }
         }
@@ -225,4 +229,16 @@ import Testing
             #expect(elapsed < .seconds(1))
         }
     }
+}
+
+/// The name of the calling thread (`/proc/thread-self/comm`; Glibc's module lacks
+/// `pthread_getname_np`).
+private func currentThreadName() -> String {
+    let fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 32)
+    let count = read(fd, &buffer, buffer.count)
+    guard count > 0 else { return "" }
+    return String(decoding: buffer[..<count].prefix { $0 != 0x0A }, as: UTF8.self)
 }

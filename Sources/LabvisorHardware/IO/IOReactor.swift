@@ -14,9 +14,9 @@ import LabvisorCore
 ///
 /// The reactor is also a `TaskExecutor`: a task that runs under
 /// `withTaskExecutorPreference(reactor)` is resumed on the reactor thread itself when its
-/// descriptor becomes ready, saving the hop to the global executor's threads (used by
-/// `serial.roundtrip` in `labvisor-bench`). Such code must not block: it runs between
-/// `epoll_wait` calls.
+/// descriptor becomes ready, saving the hop to the global executor's threads
+/// (`SerialPort.withReactorAffinity(_:)` does this for a port's reactor). Such code must not
+/// block: it runs between `epoll_wait` calls.
 ///
 /// The thread starts with the first registration (or job) and stops in `shutdown()`, which
 /// ends every registration with `unavailable`. A reactor that was shut down starts again on
@@ -223,8 +223,11 @@ public final class IOReactor: TaskExecutor, Sendable {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
         defer { events.deallocate() }
         let executor = asUnownedTaskExecutor()
+        // Jobs are swapped out of the state into this array and back, so neither side
+        // allocates once both have grown.
+        var jobs: [UnownedJob] = []
+        var hasJobs = false
         while true {
-            let hasJobs = state.withLock { !$0.jobs.isEmpty }
             let count = epoll_wait(epoll, events, capacity, hasJobs ? 0 : -1)
             if count < 0 && errno != EINTR { return }
             for index in 0..<max(Int(count), 0) {
@@ -238,13 +241,19 @@ public final class IOReactor: TaskExecutor, Sendable {
                 registration?.deliver(events[index].events)
             }
             while true {
-                let (jobs, stopped) = state.withLock { state in
-                    defer { state.jobs.removeAll(keepingCapacity: true) }
-                    return (state.jobs, state.loop?.epoll != epoll)
+                let stopped = state.withLock { state in
+                    swap(&jobs, &state.jobs)
+                    return state.loop?.epoll != epoll
                 }
                 for job in jobs { job.runSynchronously(on: executor) }
-                if !stopped { break }
-                if jobs.isEmpty { return }
+                let ran = !jobs.isEmpty
+                jobs.removeAll(keepingCapacity: true)
+                if !stopped {
+                    // Jobs enqueued by these jobs run after a look at epoll (timeout 0).
+                    hasJobs = ran && state.withLock { !$0.jobs.isEmpty }
+                    break
+                }
+                if !ran { return }
             }
         }
     }

@@ -36,6 +36,7 @@ public final class IORegistration: Sendable {
     private let reactor: IOReactor
 
     private struct Waiter: Sendable {
+        let key: UInt64
         let interest: IOInterest
         let continuation: WaitContinuation<Void, any Error>
     }
@@ -47,11 +48,18 @@ public final class IORegistration: Sendable {
         /// Whether epoll reports output readiness now (armed by the first writer to wait,
         /// disarmed by an output event that finds no writer waiting).
         var writableArmed = false
-        var waiters: [UInt64: Waiter] = [:]
+        /// Usually none or one (a reader), so an array: no hashing, no allocation per wait
+        /// once it has grown.
+        var waiters: [Waiter] = []
         var nextWaiter: UInt64 = 0
 
         func events(_ interest: IOInterest) -> UInt64 {
             interest == .readable ? readableEvents : writableEvents
+        }
+
+        mutating func removeWaiter(_ key: UInt64) -> Waiter? {
+            guard let index = waiters.firstIndex(where: { $0.key == key }) else { return nil }
+            return waiters.remove(at: index)
         }
     }
 
@@ -84,12 +92,15 @@ public final class IORegistration: Sendable {
         _ interest: IOInterest, deadline: ContinuousClock.Instant?, _ attempt: () throws -> Value?
     ) async throws -> Value {
         while true {
-            let seen = try state.withLock { (state) throws(LabvisorError) -> UInt64 in
+            // The waiter's key comes with the event count, in one lock: most attempts succeed
+            // or wait once, and an unused key costs nothing.
+            let (seen, key) = try state.withLock { (state) throws(LabvisorError) -> (UInt64, UInt64) in
                 if let ended = state.ended { throw ended }
-                return state.events(interest)
+                state.nextWaiter &+= 1
+                return (state.events(interest), state.nextWaiter)
             }
             if let value = try attempt() { return value }
-            try await wait(for: interest, after: seen, deadline: deadline)
+            try await wait(for: interest, after: seen, key: key, deadline: deadline)
         }
     }
 
@@ -132,40 +143,42 @@ public final class IORegistration: Sendable {
             markGone("hung up (unplugged, or closed by the other side)")
             return
         }
-        let ready = state.withLock { state -> [WaitContinuation<Void, any Error>] in
-            if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 { state.readableEvents &+= 1 }
-            if events & EPOLLOUT.rawValue != 0 {
+        let readable = events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0
+        let writable = events & EPOLLOUT.rawValue != 0
+        // The first woken waiter is returned on its own, so the usual case (one reader)
+        // allocates nothing.
+        let (first, more) = state.withLock {
+            state -> (WaitContinuation<Void, any Error>?, [WaitContinuation<Void, any Error>]) in
+            if readable { state.readableEvents &+= 1 }
+            if writable {
                 state.writableEvents &+= 1
-                if state.writableArmed && !state.waiters.values.contains(where: { $0.interest == .writable }) {
+                if state.writableArmed && !state.waiters.contains(where: { $0.interest == .writable }) {
                     // Nobody waits to write: stop the wake-ups. Under the lock, so a writer
                     // that arms it again cannot be overtaken by this change.
                     state.writableArmed = false
                     reactor.modify(self, events: Self.events(writable: false))
                 }
             }
-            guard !state.waiters.isEmpty else { return [] }
-            var ready: [WaitContinuation<Void, any Error>] = []
-            for (key, waiter) in state.waiters {
-                let woken = waiter.interest == .readable
-                    ? events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0
-                    : events & EPOLLOUT.rawValue != 0
-                if woken {
-                    ready.append(waiter.continuation)
-                    state.waiters[key] = nil
-                }
+            guard !state.waiters.isEmpty else { return (nil, []) }
+            var first: WaitContinuation<Void, any Error>?
+            var more: [WaitContinuation<Void, any Error>] = []
+            state.waiters.removeAll { waiter in
+                guard waiter.interest == .readable ? readable : writable else { return false }
+                if first == nil { first = waiter.continuation } else { more.append(waiter.continuation) }
+                return true
             }
-            return ready
+            return (first, more)
         }
-        for continuation in ready { continuation.resume() }
+        first?.resume()
+        for continuation in more { continuation.resume() }
     }
 
     /// Fails pending and later waits with `error` (the first error stays).
     func end(with error: LabvisorError) {
         let waiters = state.withLock { state -> [Waiter] in
             if state.ended == nil { state.ended = error }
-            let waiters = Array(state.waiters.values)
-            state.waiters = [:]
-            return waiters
+            defer { state.waiters = [] }
+            return state.waiters
         }
         let ended = endError ?? error
         for waiter in waiters { waiter.continuation.resume(throwing: ended) }
@@ -173,11 +186,9 @@ public final class IORegistration: Sendable {
 
     // MARK: - Waiting
 
-    private func wait(for interest: IOInterest, after seen: UInt64, deadline: ContinuousClock.Instant?) async throws {
-        let key = state.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
+    private func wait(
+        for interest: IOInterest, after seen: UInt64, key: UInt64, deadline: ContinuousClock.Instant?
+    ) async throws {
         let name = name
         try await suspend(
             until: deadline,
@@ -188,7 +199,7 @@ public final class IORegistration: Sendable {
                     } else if state.events(interest) != seen {
                         continuation.resume()
                     } else {
-                        state.waiters[key] = Waiter(interest: interest, continuation: continuation)
+                        state.waiters.append(Waiter(key: key, interest: interest, continuation: continuation))
                         if interest == .writable && !state.writableArmed {
                             // epoll checks readiness again on a change, so a port that is
                             // writable by now reports it at once.
@@ -199,7 +210,7 @@ public final class IORegistration: Sendable {
                 }
             },
             expire: { [state] end in
-                guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: key) }) else { return }
+                guard let waiter = state.withLock({ $0.removeWaiter(key) }) else { return }
                 switch end {
                 case .deadline:
                     waiter.continuation.resume(throwing: LabvisorError(

@@ -73,6 +73,15 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
         self.state = LockedState(State(decoder: decoder))
     }
 
+    /// Runs `body` with the port's reactor as the task's preferred executor (see
+    /// `SerialPort.withReactorAffinity(_:)`): requests made in `body` resume on the reactor
+    /// thread. `body` must not block.
+    public func withReactorAffinity<Result: Sendable>(
+        _ body: () async throws -> Result
+    ) async rethrows -> Result {
+        try await port.withReactorAffinity(body)
+    }
+
     /// Unsolicited frames dropped because nobody took them in time.
     public var droppedUnsolicitedCount: Int { state.withLock { $0.droppedUnsolicited } }
 
@@ -99,14 +108,17 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
         _ request: [UInt8], timeout: Duration, assemble: (Frame) throws -> Reply?
     ) async throws -> Reply {
         let deadline = ContinuousClock.now + timeout
-        try await takeTurn(until: deadline, for: "a request")
+        let stale = try await takeTurn(until: deadline, for: "a request")
         defer { passTurn() }
         var written = false
         do {
-            if let abandoned = state.withLock({ $0.replyOutstanding }) {
-                try await discardLateReply(to: abandoned, until: deadline)
+            if stale {
+                // Only a failed request leaves a reply outstanding, and it always marks stale.
+                if let abandoned = state.withLock({ $0.replyOutstanding }) {
+                    try await discardLateReply(to: abandoned, until: deadline)
+                }
+                try resync()
             }
-            if state.withLock({ $0.stale }) { try resync() }
             try await port.write(request, timeout: remaining(until: deadline))
             written = true
             while true {
@@ -188,20 +200,26 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
         } catch let error as LabvisorError where error.code == .timeout || error.code == .driverFault {
             // Quiet for the whole window, or garbage: the resync that follows drops it.
         }
-        state.withLock { $0.stale = true }
     }
 
     /// Reads and decodes until a frame passes `wanted`; hands the others to `other`.
     private func receive(
         until deadline: ContinuousClock.Instant, wanted: (Frame) -> Bool, other: (Frame) -> Void
     ) async throws -> Frame {
+        var received: [UInt8] = []
         while true {
-            while let frame = try state.withLock({ (state) throws(LabvisorError) in try state.decoder.nextFrame() }) {
+            // What was read goes into the decoder in the same lock as the first look for a frame.
+            while let frame = try state.withLock({ (state) throws(LabvisorError) in
+                if !received.isEmpty {
+                    state.decoder.append(received)
+                    received = []
+                }
+                return try state.decoder.nextFrame()
+            }) {
                 if wanted(frame) { return frame }
                 other(frame)
             }
-            let bytes = try await port.read(upTo: Self.readSize, timeout: remaining(until: deadline))
-            state.withLock { $0.decoder.append(bytes) }
+            received = try await port.read(upTo: Self.readSize, timeout: remaining(until: deadline))
         }
     }
 
@@ -229,14 +247,16 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
 
     // MARK: - Taking turns
 
-    /// Waits until no other request, write or unsolicited read is running.
-    private func takeTurn(until deadline: ContinuousClock.Instant, for purpose: String) async throws {
-        let immediate = state.withLock { state in
-            if state.busy { return false }
+    /// Waits until no other request, write or unsolicited read is running. Returns whether
+    /// an earlier request failed, so that this one must resync first.
+    @discardableResult
+    private func takeTurn(until deadline: ContinuousClock.Instant, for purpose: String) async throws -> Bool {
+        let immediate = state.withLock { state -> Bool? in
+            if state.busy { return nil }
             state.busy = true
-            return true
+            return state.stale
         }
-        if immediate { return }
+        if let stale = immediate { return stale }
         let key = state.withLock { state in
             state.nextKey += 1
             return state.nextKey
@@ -268,6 +288,7 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
                     waiter.continuation.resume(throwing: LabvisorError.cancelled("\(purpose) on serial port \(path)"))
                 }
             })
+        return state.withLock { $0.stale }
     }
 
     /// Hands the turn to the next waiter, or frees it.

@@ -16,6 +16,9 @@ import Logging
 public final class SerialPort: Sendable {
     /// The device node, as opened (`/dev/ttyUSB0`).
     public let path: String
+    /// The event loop the port's reads and writes wait on. A task that makes many round
+    /// trips can run with it as its executor: see `withReactorAffinity(_:)`.
+    public let reactor: IOReactor
 
     private struct State: Sendable {
         var fd: Int32?
@@ -72,15 +75,16 @@ public final class SerialPort: Sendable {
             }
             try apply(settings, to: fd, path: path)
             let registration = try reactor.register(fd, name: "serial port \(path)")
-            return SerialPort(path: path, fd: fd, settings: settings, registration: registration)
+            return SerialPort(path: path, fd: fd, settings: settings, reactor: reactor, registration: registration)
         } catch {
             Glibc.close(fd)
             throw error
         }
     }
 
-    private init(path: String, fd: Int32, settings: SerialSettings, registration: IORegistration) {
+    private init(path: String, fd: Int32, settings: SerialSettings, reactor: IOReactor, registration: IORegistration) {
         self.path = path
+        self.reactor = reactor
         self.state = LockedState(State(fd: fd, settings: settings))
         self.registration = registration
     }
@@ -187,7 +191,8 @@ public final class SerialPort: Sendable {
 
     // MARK: - Reading and writing
 
-    /// Reads what is available, up to `maxCount` bytes, waiting for at least one byte.
+    /// Reads what is available, up to `maxCount` bytes (at most 4096 per call), waiting for
+    /// at least one byte.
     ///
     /// - Parameter timeout: how long to wait for the first byte; `nil` waits until the
     ///   task is cancelled.
@@ -195,7 +200,7 @@ public final class SerialPort: Sendable {
     ///   `unavailable` (`cancelled: true`), `invalidArgument` for `maxCount < 1`.
     public func read(upTo maxCount: Int, timeout: Duration?) async throws -> [UInt8] {
         guard maxCount > 0 else { throw LabvisorError.invalidArgument("maxCount", "must be at least 1, got \(maxCount)") }
-        try checkUsable()
+        // `perform` throws the closed or hang-up error before it tries the read.
         let deadline = timeout.map { ContinuousClock.now + $0 }
         do {
             return try await registration.perform(.readable, deadline: deadline) { () throws(LabvisorError) in
@@ -214,7 +219,8 @@ public final class SerialPort: Sendable {
     /// - Throws: `timeout` (with the count written), `deviceGone`, `closed`, `unavailable`
     ///   (`cancelled: true`).
     public func write(_ bytes: [UInt8], timeout: Duration?) async throws {
-        try checkUsable()
+        // `perform` throws the closed or hang-up error before it tries the write.
+        if bytes.isEmpty { try checkUsable() }
         let deadline = timeout.map { ContinuousClock.now + $0 }
         var written = 0
         while written < bytes.count {
@@ -235,6 +241,20 @@ public final class SerialPort: Sendable {
         }
     }
 
+    /// Runs `body` in the calling task with the port's reactor as its preferred executor,
+    /// so that a wait on this port resumes on the reactor thread itself, without a hop to
+    /// the global executor's threads (a cross-thread wake-up costs 20-40 us on a 2-vCPU
+    /// machine; see `docs/serial.md`). For a driver's calls: a request/response loop.
+    ///
+    /// `body` runs between the reactor's `epoll_wait` calls, so it must not block (no
+    /// blocking system calls, no long computation): that would stall every port on the
+    /// reactor. Child tasks inherit the preference; `Task.detached` does not.
+    public func withReactorAffinity<Result: Sendable>(
+        _ body: () async throws -> Result
+    ) async rethrows -> Result {
+        try await withTaskExecutorPreference(reactor, operation: body)
+    }
+
     // MARK: - Closing
 
     /// Whether `close()` was called.
@@ -252,6 +272,10 @@ public final class SerialPort: Sendable {
     }
 
     // MARK: - Internals
+
+    /// The most one read takes, so its buffer can live on the stack (a tty hands out at most
+    /// 4 KiB per read anyway).
+    private static var stackReadLimit: Int { 4096 }
 
     private var closedError: LabvisorError {
         var error = LabvisorError.closed("serial port \(path)")
@@ -274,17 +298,16 @@ public final class SerialPort: Sendable {
     }
 
     private func readNow(upTo maxCount: Int) throws(LabvisorError) -> [UInt8]? {
+        // Read into the stack and copy what came: a read that finds nothing (EAGAIN, the
+        // common first attempt) allocates nothing, and a short reply gets a short array.
         let (bytes, result, code) = try withDescriptor { (fd) throws(LabvisorError) -> ([UInt8], Int, Int32) in
-            while true {
-                var result = 0
-                var code: Int32 = 0
-                let bytes = [UInt8](unsafeUninitializedCapacity: maxCount) { buffer, initialized in
-                    result = Glibc.read(fd, buffer.baseAddress, maxCount)
-                    if result < 0 { code = errno }
-                    initialized = max(result, 0)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: min(maxCount, Self.stackReadLimit)) { buffer in
+                while true {
+                    let result = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                    let code = result < 0 ? errno : 0
+                    if result < 0 && code == EINTR { continue }
+                    return (result > 0 ? Array(buffer[..<result]) : [], result, code)
                 }
-                if result < 0 && code == EINTR { continue }
-                return (bytes, result, code)
             }
         }
         if result > 0 { return bytes }
