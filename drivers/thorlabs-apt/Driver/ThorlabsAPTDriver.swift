@@ -114,17 +114,24 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
     }
 
     func moveAbsolute(to target: Double) async throws -> Double {
-        let scale = try currentScale()
-        if let travel = scale.travel, !travel.contains(target) {
-            throw LabvisorError.invalidArgument(
-                "position", "\(target) \(scale.unit) is outside the \(scale.stage) travel \(travel.lowerBound)...\(travel.upperBound) \(scale.unit)")
-        }
-        let counts = try scale.counts(fromUnits: target, argument: "position")
+        // Checked in a synchronous helper: with the checks inline, swiftc 6.3.1 -O crashes
+        // splitting this coroutine (emitSetAndGetSwiftErrorValueAround).
+        let counts = try absoluteCounts(target)
         let from = try await requestStatus().position
         var data: [UInt8] = []
         data.appendWord(UInt16(Self.channel))
         data.appendLong(counts)
         return try await move(APTMessage(APTMessageID.motMoveAbsolute, data: data), distance: abs(Double(counts) - Double(from)))
+    }
+
+    /// `target` in device counts, after checking it against the stage's travel.
+    private func absoluteCounts(_ target: Double) throws(LabvisorError) -> Int32 {
+        let scale = try currentScale()
+        if let travel = scale.travel, !travel.contains(target) {
+            throw LabvisorError.invalidArgument(
+                "position", "\(target) \(scale.unit) is outside the \(scale.stage) travel \(travel.lowerBound)...\(travel.upperBound) \(scale.unit)")
+        }
+        return try scale.counts(fromUnits: target, argument: "position")
     }
 
     func moveRelative(by distance: Double) async throws -> Double {
