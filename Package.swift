@@ -100,6 +100,7 @@ let package = Package(
             dependencies: [
                 "LabvisorCore", "LabvisorHardware",
                 "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
+                "LabvisorDriverKit", "ZaberASCII", "ZaberASCIISimulator",  // zaber.getpos
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
