@@ -44,32 +44,16 @@ private func measure(
     let raw = LineChannel(port: port, lineEnding: "\n", timeout: .seconds(5)) { $0.hasPrefix("@01 ") }
 
     @Sendable func rawRoundTrips(_ count: Int) async throws -> (LatencySamples, Double) {
-        try await withTaskExecutorPreference(IOReactor.shared) {
-            var samples = LatencySamples(capacity: count)
-            let start = ContinuousClock.now
-            for _ in 0..<count {
-                let t0 = ContinuousClock.now
-                let reply = try await raw.query("/1 1 00 get pos")
-                guard reply.hasPrefix("@01 1 00 OK") else {
-                    throw LabvisorError(.driverFault, "unexpected raw reply '\(reply)'")
-                }
-                samples.add(ContinuousClock.now - t0)
-            }
-            return (samples, (ContinuousClock.now - start).seconds)
+        try await timedRoundTrips(count) {
+            let reply = try await raw.query("/1 1 00 get pos")
+            guard reply.hasPrefix("@01 1 00 OK") else { throw LabvisorError(.driverFault, "unexpected raw reply '\(reply)'") }
         }
     }
     @Sendable func driverRoundTrips(_ count: Int) async throws -> (LatencySamples, Double) {
-        try await withTaskExecutorPreference(IOReactor.shared) {
-            var samples = LatencySamples(capacity: count)
-            let start = ContinuousClock.now
-            for _ in 0..<count {
-                let t0 = ContinuousClock.now
-                guard try await host.read("position", timeout: .seconds(5)).number != nil else {
-                    throw LabvisorError(.driverFault, "position is not a number")
-                }
-                samples.add(ContinuousClock.now - t0)
+        try await timedRoundTrips(count) {
+            guard try await host.read("position", timeout: .seconds(5)).number != nil else {
+                throw LabvisorError(.driverFault, "position is not a number")
             }
-            return (samples, (ContinuousClock.now - start).seconds)
         }
     }
 
@@ -101,4 +85,21 @@ private func measure(
             "raw_p99_us": .double((rawSamples.percentile(0.99) * 1000).rounded() / 1000),
             "overhead_percent": .double((overhead * 1000).rounded() / 10),
         ])
+}
+
+/// Runs `roundTrip` `count` times from a task that prefers the reactor's executor (as a
+/// driver's calls would run); returns each one's time and the loop's wall time in seconds.
+private func timedRoundTrips(
+    _ count: Int, _ roundTrip: @escaping @Sendable () async throws -> Void
+) async throws -> (LatencySamples, Double) {
+    try await withTaskExecutorPreference(IOReactor.shared) {
+        var samples = LatencySamples(capacity: count)
+        let start = ContinuousClock.now
+        for _ in 0..<count {
+            let t0 = ContinuousClock.now
+            try await roundTrip()
+            samples.add(ContinuousClock.now - t0)
+        }
+        return (samples, (ContinuousClock.now - start).seconds)
+    }
 }

@@ -180,7 +180,8 @@ struct ZaberASCIITests {
             try await Task.sleep(for: .milliseconds(150))  // the deceleration ramp: 4.8 mm/s at 60 mm/s² is 80 ms
             #expect(!device.withModel { $0.isMoving(axis: 1) })
             let position = try await host.read("position", timeout: .seconds(2))
-            #expect((position.number ?? 0) > 0.1 && (position.number ?? 40) < 5)
+            // Stopped on the way: past the start, well short of the 40 mm target.
+            #expect((position.number ?? 0) > 0.1 && (position.number ?? 40) < 30)
         }
     }
 
