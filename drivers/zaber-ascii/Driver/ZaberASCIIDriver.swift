@@ -20,6 +20,10 @@ public actor ZaberASCIIDriver: InstrumentDriver {
     /// The microstep size is this divided by the axis's `resolution`, read from the device.
     public static let fullStepMillimetres = 0.003_048
 
+    /// How long a command waits for its reply. A device answers within milliseconds; the
+    /// margin is for a loaded host (the tests run under ThreadSanitizer beside other suites).
+    public static let replyTimeout = Duration.seconds(2)
+
     /// How often a move in progress is polled when no alert arrives first.
     static let pollInterval = Duration.milliseconds(20)
 
@@ -91,7 +95,7 @@ public actor ZaberASCIIDriver: InstrumentDriver {
     public init(context: DriverContext) async throws {
         self.context = context
         link = ZaberCommandLink(
-            channel: try context.lineChannel(timeout: .milliseconds(500), isReply: ZaberCommandLink.isReply(from: Self.deviceNumber)),
+            channel: try context.lineChannel(timeout: Self.replyTimeout, isReply: ZaberCommandLink.isReply(from: Self.deviceNumber)),
             device: Self.deviceNumber, instrument: context.instrument)
         let count = try await link.integer("get system.axiscount", axis: 0)
         guard count >= 1 else {

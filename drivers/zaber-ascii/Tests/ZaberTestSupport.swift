@@ -62,14 +62,14 @@ enum ZaberHarness {
         do {
             try await body(host, device)
         } catch {
-            try? await host.shutdown(timeout: .seconds(2))
+            try? await host.shutdown(timeout: .seconds(5))
             throw error
         }
         if device.isUnplugged {
-            let error = await #expect(throws: LabvisorError.self) { try await host.shutdown(timeout: .seconds(2)) }
+            let error = await #expect(throws: LabvisorError.self) { try await host.shutdown(timeout: .seconds(5)) }
             #expect(error?.code == .deviceGone)
         } else {
-            try await host.shutdown(timeout: .seconds(2))
+            try await host.shutdown(timeout: .seconds(5))
         }
     }
 
