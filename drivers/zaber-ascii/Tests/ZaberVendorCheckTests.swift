@@ -24,7 +24,7 @@ struct ZaberVendorCheckTests {
         device.start()
         defer { device.stop() }
         let script = ZaberHarness.driverFolder.appendingPathComponent("vendor-check/zaber_motion_check.py").path
-        let (status, output) = try await Self.run(python, [script, device.path], timeout: .seconds(45))
+        let (status, output) = try await Self.run(python, [script, device.path], timeout: .seconds(50))
         #expect(status == 0, "zaber_motion_check.py failed:\n\(output)")
         #expect(output.contains("ALL CHECKS PASSED"), "\(output)")
         #expect(!output.contains("FAIL "), "\(output)")

@@ -41,6 +41,10 @@ def wait_idle(connection, device, axis, deadline_s=10.0):
 def main(path):
     Library.set_log_output(LogOutputMode.OFF)
     with Connection.open_serial_port(path) as connection:
+        # The simulator may run slowly (ThreadSanitizer, a loaded machine): wait longer than
+        # zaber-motion's default second for replies.
+        connection.default_request_timeout = 3000
+        check("checksums on by default", connection.checksum_enabled)
         # Device detection without the device database (which is online-only by default).
         devices = connection.detect_devices(identify_devices=False)
         check("detect_devices finds device 1", [d.device_address for d in devices] == [1], str(devices))
