@@ -16,7 +16,8 @@ let zaberBenchmarks: [Benchmark] = [
 /// Round trips per second of a Zaber `get pos` on a simulated controller on a PTY, two ways
 /// in alternating blocks over the same open port: through the driver (`DriverHost.read
 /// ("position")`: call queue, driver actor, message-id pairing, reply parsing, unit
-/// conversion) and raw (`LineChannel.query("/1 1 00 get pos")`, the same bytes on the wire).
+/// conversion) and raw (`LineChannel.query("/1 1 00 get pos")`, the same bytes on the wire);
+/// a third loop calls the driver's `position` getter directly, without the host.
 @Sendable func zaberGetPos() async throws -> BenchmarkResult {
     let blocks = 10
     let perBlock = 1_000
@@ -56,13 +57,27 @@ private func measure(
             }
         }
     }
+    // The driver without the host: the property's getter called on the driver actor
+    // directly (no call queue), to tell the host's share of the overhead from the driver's.
+    let position = ZaberASCIIDriver.properties.first { $0.schema.name == "position" }!
+    let driver = host.driver
+    @Sendable func directRoundTrips(_ count: Int) async throws -> (LatencySamples, Double) {
+        try await timedRoundTrips(count) {
+            guard try await position.read(from: driver).number != nil else {
+                throw LabvisorError(.driverFault, "position is not a number")
+            }
+        }
+    }
 
     _ = try await rawRoundTrips(warmup)
     _ = try await driverRoundTrips(warmup)
+    _ = try await directRoundTrips(warmup)
     var rawSamples = LatencySamples(capacity: blocks * perBlock)
     var driverSamples = LatencySamples(capacity: blocks * perBlock)
+    var directSamples = LatencySamples(capacity: blocks * perBlock)
     var rawSeconds = 0.0
     var driverSeconds = 0.0
+    var directSeconds = 0.0
     for _ in 0..<blocks {
         let (rawBlock, rawBlockSeconds) = try await rawRoundTrips(perBlock)
         rawSamples.append(contentsOf: rawBlock)
@@ -70,6 +85,9 @@ private func measure(
         let (driverBlock, driverBlockSeconds) = try await driverRoundTrips(perBlock)
         driverSamples.append(contentsOf: driverBlock)
         driverSeconds += driverBlockSeconds
+        let (directBlock, directBlockSeconds) = try await directRoundTrips(perBlock)
+        directSamples.append(contentsOf: directBlock)
+        directSeconds += directBlockSeconds
     }
     let rawRate = Double(blocks * perBlock) / rawSeconds
     let driverRate = Double(blocks * perBlock) / driverSeconds
@@ -84,6 +102,9 @@ private func measure(
             "raw_p50_us": .double((rawSamples.percentile(0.5) * 1000).rounded() / 1000),
             "raw_p99_us": .double((rawSamples.percentile(0.99) * 1000).rounded() / 1000),
             "overhead_percent": .double((overhead * 1000).rounded() / 10),
+            "direct_ops_per_s": .double((Double(blocks * perBlock) / directSeconds).rounded()),
+            "direct_p50_us": .double((directSamples.percentile(0.5) * 1000).rounded() / 1000),
+            "direct_p99_us": .double((directSamples.percentile(0.99) * 1000).rounded() / 1000),
         ])
 }
 
