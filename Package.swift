@@ -130,6 +130,7 @@ let package = Package(
                 "LabvisorCore", "LabvisorHardware",
                 "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
                 "LabvisorClient",  // wire.echo calls a real labvisord
+                "LabvisorDriverKit", "ZaberASCII", "ZaberASCIISimulator",  // zaber.getpos
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

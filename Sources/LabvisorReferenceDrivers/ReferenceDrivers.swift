@@ -6,6 +6,8 @@ import LabvisorDriverKit
 import LabvisorSimulation
 import ThorlabsAPT
 import ThorlabsAPTSimulator
+import ZaberASCII
+import ZaberASCIISimulator
 
 /// The reference drivers and their simulators, by driver id: what the daemon runs and
 /// `labvisor simulate` serves. Add a driver here after creating its folder under `drivers/`.
@@ -15,6 +17,7 @@ public enum ReferenceDrivers {
         DriverCatalog.Entry(ExampleHeaterDriver.self),
         DriverCatalog.Entry(CoherentOBISDriver.self),
         DriverCatalog.Entry(ThorlabsAPTDriver.self),
+        DriverCatalog.Entry(ZaberASCIIDriver.self),
     ])
 
     /// Every simulator of a serial instrument.
@@ -27,6 +30,9 @@ public enum ReferenceDrivers {
         },
         SimulatorCatalog.Entry(id: "thorlabs-apt", summary: "Thorlabs KDC101 K-Cube DC servo controller with a Z825B actuator (APT protocol)") {
             KDC101Device()
+        },
+        SimulatorCatalog.Entry(id: "zaber-ascii", summary: "Zaber two-axis controller (Zaber ASCII protocol)") {
+            ZaberSimulatedController(deviceNumber: 1, axisCount: 2)
         },
     ])
 }
