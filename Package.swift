@@ -19,7 +19,10 @@ func driverTargets(folder: String, module: String) -> [Target] {
         .target(name: "\(module)Simulator", dependencies: ["LabvisorSimulation"], path: "drivers/\(folder)/Simulator"),
         .testTarget(
             name: "\(module)Tests",
-            dependencies: [.target(name: module), .target(name: "\(module)Simulator"), "LabvisorDriverKit", "LabvisorSimulation"],
+            dependencies: [
+                .target(name: module), .target(name: "\(module)Simulator"), "LabvisorDriverKit", "LabvisorSimulation",
+                "LabvisorDriverTesting",
+            ],
             path: "drivers/\(folder)/Tests"),
     ]
 }
@@ -144,6 +147,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
+        // What driver tests share: the driver on its simulator through DriverHost, recorded events.
+        .target(name: "LabvisorDriverTesting", dependencies: ["LabvisorDriverKit", "LabvisorSimulation"]),
+
         // Every reference driver and simulator, by id: what the daemon and `labvisor simulate` load.
         .target(
             name: "LabvisorReferenceDrivers",
@@ -181,7 +187,7 @@ let package = Package(
         .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
         .testTarget(
             name: "LabvisorDriverKitTests",
-            dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers"]),
+            dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),
     ] + referenceDrivers.flatMap { driverTargets(folder: $0.folder, module: $0.module) },
     swiftLanguageModes: [.v6]
 )

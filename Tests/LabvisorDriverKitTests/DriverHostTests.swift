@@ -1,6 +1,7 @@
 import ExampleHeater
 import ExampleHeaterSimulator
 import LabvisorDriverKit
+import LabvisorDriverTesting
 import LabvisorReferenceDrivers
 import LabvisorSimulation
 import Testing
@@ -80,14 +81,14 @@ struct DriverHostTests {
         let device = try SimulatedSerialDevice(model: ExampleHeaterDevice())
         device.start()
         defer { device.stop() }
-        let events = CollectedEvents()
+        let events = RecordedEvents()
         let transport = DriverTransport.serial(SerialTransport(settings: SerialSettings(baudRate: 115200), lineEnding: "\r\n"))
         let host = try await DriverHost<ExampleHeaterDriver>.open(
             instrument: "heater-2", node: device.path, transport: transport, events: events)
         let call = try host.invokeOneway("heatOn", arguments: [:], timeout: .seconds(2))
         var outcome: Event?
         for _ in 0..<200 where outcome == nil {
-            outcome = events.events.withLock { $0 }.first { $0.kind == .callCompleted || $0.kind == .callFailed }
+            outcome = events.events.first { $0.kind == .callCompleted || $0.kind == .callFailed }
             if outcome == nil { try await Task.sleep(for: .milliseconds(10)) }
         }
         #expect(outcome?.kind == .callCompleted)
@@ -95,10 +96,4 @@ struct DriverHostTests {
         #expect(device.withModel { $0.heating })
         try await host.shutdown(timeout: .seconds(2))
     }
-}
-
-/// Keeps every event published.
-final class CollectedEvents: EventSink {
-    let events = LockedState<[Event]>([])
-    func publish(_ event: Event) { events.withLock { $0.append(event) } }
 }

@@ -2,50 +2,24 @@ import ExampleHeater
 import ExampleHeaterSimulator
 import Foundation
 import LabvisorDriverKit
+import LabvisorDriverTesting
 import LabvisorSimulation
 import Testing
-
-/// Keeps every event published.
-final class CollectedEvents: EventSink {
-    let events = LockedState<[Event]>([])
-    func publish(_ event: Event) { events.withLock { $0.append(event) } }
-}
 
 /// The example driver against its simulator, through a real PTY and the real serial port.
 @Suite("ExampleHeaterTests", .timeLimit(.minutes(1)))
 struct ExampleHeaterTests {
-    /// The manifest in this folder, parsed as the daemon parses it.
-    static func manifest() throws -> DriverManifest {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        let file = folder.appendingPathComponent("driver.toml").path
-        return try DriverManifestParser.parse(try String(contentsOfFile: file, encoding: .utf8), file: file)
-    }
-
-    /// Runs `body` with the driver open on a fresh simulator.
+    /// Runs `body` with the driver open on a fresh simulator; afterwards the heater must be off.
     func withHeater(
         _ configure: (inout ExampleHeaterDevice) -> Void = { _ in },
-        events: CollectedEvents? = nil,
+        events: RecordedEvents? = nil,
         _ body: (DriverHost<ExampleHeaterDriver>, SimulatedSerialDevice<ExampleHeaterDevice>) async throws -> Void
     ) async throws {
         var model = ExampleHeaterDevice()
         configure(&model)
-        let device = try SimulatedSerialDevice(model: model)
-        device.start()
-        defer { device.stop() }
-        let host = try await DriverHost<ExampleHeaterDriver>.open(
-            instrument: "heater-1", node: device.path, transport: try Self.manifest().transport, events: events)
-        do {
-            try await body(host, device)
-        } catch {
-            try? await host.shutdown(timeout: .seconds(5))
-            throw error
-        }
-        if device.isUnplugged {
-            let error = await #expect(throws: LabvisorError.self) { try await host.shutdown(timeout: .seconds(5)) }
-            #expect(error?.code == .deviceGone, "an unplugged heater cannot be switched off, and shutdown says so")
-        } else {
-            try await host.shutdown(timeout: .seconds(5))
-        }
+        try await DriverTestbed.withDriver(
+            ExampleHeaterDriver.self, on: model, manifest: try DriverTestbed.manifest(besides: #filePath),
+            instrument: "heater-1", events: events, isSafe: { !$0.heating }, body)
     }
 
     @Test func identifiesTheDevice() async throws {
@@ -71,13 +45,13 @@ struct ExampleHeaterTests {
     }
 
     @Test func rampReachesTheTargetAndPublishesTemperatures() async throws {
-        let events = CollectedEvents()
+        let events = RecordedEvents()
         try await withHeater(events: events) { host, device in
             let reached = try await host.invoke("rampTo", arguments: ["celsius": 30], timeout: .seconds(10))
             #expect(abs((reached.number ?? 0) - 30) <= 0.5)
             #expect(device.withModel { $0.heating })
         }
-        let temperatures = events.events.withLock { $0 }.filter { $0.kind == .propertyChanged && $0.instrument == "heater-1" }
+        let temperatures = events.events.filter { $0.kind == .propertyChanged && $0.instrument == "heater-1" }
             .compactMap { $0.fields["value"]?.number }
         #expect(temperatures.count >= 2)
         #expect(temperatures.first! < temperatures.last!, "temperatures rise during the ramp: \(temperatures)")
@@ -101,7 +75,7 @@ struct ExampleHeaterTests {
         device.start()
         defer { device.stop() }
         let host = try await DriverHost<ExampleHeaterDriver>.open(
-            instrument: "heater-1", node: device.path, transport: try Self.manifest().transport)
+            instrument: "heater-1", node: device.path, transport: try DriverTestbed.manifest(besides: #filePath).transport)
         _ = try await host.invoke("heatOn", arguments: [:], timeout: .seconds(5))
         #expect(device.withModel { $0.heating })
         try await host.shutdown(timeout: .seconds(5))

@@ -47,7 +47,7 @@ struct ZaberASCIITests {
         let events = ZaberCollectedEvents()
         try await Harness.withStage({ $0.axes[0].maxSpeed = 163_840 }, events: events) { host, device in
             try await Harness.home(host)
-            events.events.withLock { $0.removeAll() }
+            events.removeAll()
             let started = ContinuousClock.now
             _ = try await host.invoke("moveAbsolute", arguments: ["position": 2], timeout: .seconds(10))
             // 2 mm at 4.76 mm/s with 60 mm/s² ramps: about 0.5 s.

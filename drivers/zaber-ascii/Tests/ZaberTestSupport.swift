@@ -1,20 +1,17 @@
 import Foundation
 import LabvisorDriverKit
+import LabvisorDriverTesting
 import LabvisorSimulation
 import Testing
 import ZaberASCII
 import ZaberASCIISimulator
 
-/// Keeps every event published.
-final class ZaberCollectedEvents: EventSink {
-    let events = LockedState<[Event]>([])
-    func publish(_ event: Event) { events.withLock { $0.append(event) } }
+/// Every event published (shared with the other drivers' tests).
+typealias ZaberCollectedEvents = RecordedEvents
 
+extension RecordedEvents {
     /// The values of `position` events, in order.
-    var positions: [Double] {
-        events.withLock { $0 }.filter { $0.kind == .propertyChanged && $0.fields["property"] == "position" }
-            .compactMap { $0.fields["value"]?.number }
-    }
+    var positions: [Double] { values(of: "position").compactMap(\.number) }
 }
 
 /// Opens the driver on a simulated controller through a real PTY.
@@ -32,8 +29,7 @@ enum ZaberHarness {
 
     /// The manifest, parsed as the daemon parses it.
     static func manifest() throws -> DriverManifest {
-        let file = driverFolder.appendingPathComponent("driver.toml").path
-        return try DriverManifestParser.parse(try String(contentsOfFile: file, encoding: .utf8), file: file)
+        try DriverTestbed.manifest(besides: #filePath)
     }
 
     /// A fast two-axis controller (about 48 mm/s, 60 mm/s² ramps) with its axes near home.
@@ -54,23 +50,8 @@ enum ZaberHarness {
     ) async throws {
         var model = fastController()
         configure(&model)
-        let device = try SimulatedSerialDevice(model: model)
-        device.start()
-        defer { device.stop() }
-        let host = try await Host.open(
-            instrument: "stage-1", node: device.path, transport: try manifest().transport, events: events)
-        do {
-            try await body(host, device)
-        } catch {
-            try? await host.shutdown(timeout: .seconds(5))
-            throw error
-        }
-        if device.isUnplugged {
-            let error = await #expect(throws: LabvisorError.self) { try await host.shutdown(timeout: .seconds(5)) }
-            #expect(error?.code == .deviceGone)
-        } else {
-            try await host.shutdown(timeout: .seconds(5))
-        }
+        try await DriverTestbed.withDriver(
+            ZaberASCIIDriver.self, on: model, manifest: try manifest(), instrument: "stage-1", events: events, body)
     }
 
     /// Homes every axis through the driver.
