@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "labvisord",
             dependencies: [
-                "LabvisorServer", "LabvisorHardware",
+                "LabvisorServer", "LabvisorHardware", "LabvisorReferenceDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -183,6 +183,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
+        .testTarget(name: "LabvisorServerTests", dependencies: ["LabvisorServer"]),
         // The real daemon process, driven by the real clients (needs the built executables).
         .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
         .testTarget(

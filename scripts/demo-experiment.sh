@@ -6,11 +6,14 @@ labvisor() { "$LABVISOR_CLI" "$@"; }
 step() { printf '  > labvisor %s\n' "$*"; labvisor "$@" | sed 's/^/    /'; }
 
 echo "  (holding $LABVISOR_INSTRUMENTS)"
-step call thorlabs-apt-sim home
-step call thorlabs-apt-sim moveAbsolute position=2.5 --timeout 30s
-step get thorlabs-apt-sim position
-step set coherent-obis-sim powerSetpoint 0.05
-step call coherent-obis-sim emissionOn
-step call coherent-obis-sim waitForPower --timeout 10s
-step get coherent-obis-sim measuredPower
-step call coherent-obis-sim emissionOff
+step call stage-x home --timeout 30s
+step call stage-x moveAbsolute position=12.5 --timeout 30s
+step get stage-x position
+step call stage-z home --timeout 30s
+step call stage-z moveAbsolute position=2.5 --timeout 30s
+step get stage-z position
+step set laser-488 powerSetpoint 0.05
+step call laser-488 emissionOn
+step call laser-488 waitForPower --timeout 10s
+step get laser-488 measuredPower
+step call laser-488 emissionOff

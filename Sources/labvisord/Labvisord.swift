@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LabvisorHardware
+import LabvisorReferenceDrivers
 import LabvisorServer
 import Logging
 import ServiceLifecycle
@@ -12,44 +13,64 @@ struct Labvisord: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labvisord", abstract: "The Labvisor daemon: serves lab instruments to experiment scripts.")
 
-    @Flag(help: "Run every reference simulator in-process, behind the real drivers and transports.")
+    @Option(help: "The configuration file (default: /etc/labvisor/labvisord.toml when it exists).")
+    var config: String?
+
+    @Option(name: .customLong("check-config"), help: "Check a configuration file (and the drivers it names), print a summary, and exit.")
+    var checkConfig: String?
+
+    @Flag(help: "Run the demo configuration (config/demo.toml, or --config): every reference simulator behind the real drivers and serial transports.")
     var demo = false
 
-    @Option(help: "The unix socket to listen on (default: the rule in docs/wire.md: LABVISOR_URL, else the runtime directory).")
+    @Option(help: "The unix socket to listen on (overrides the configuration and the endpoint rule of docs/wire.md).")
     var socket: String?
 
-    @Option(help: "The directory of driver folders (each with a driver.toml).")
+    @Option(help: "A folder of driver folders, searched before the configuration's search path.")
     var drivers: String?
 
     @Flag(help: "Add the built-in loopback instrument (an `echo` method, for benchmarks and tests).")
     var loopback = false
 
     func run() async throws {
+        if let checkConfig {
+            let (configuration, manifests) = try Self.load(checkConfig, drivers: drivers)
+            print("\(checkConfig): ok: \(configuration.instruments.count) instruments, \(manifests.count) driver manifests")
+            for instrument in configuration.instruments {
+                let how = instrument.simulate.map { "simulated (\($0))" } ?? instrument.pin.map { "pinned (\($0.selector))" } ?? ""
+                print("  \(instrument.name): \(instrument.driver), \(how)")
+            }
+            return
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["LABVISOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             return handler
         }
         let logger = Logger(label: "labvisord")
-        let socketPath = try socket ?? {
+        let file = demo ? config ?? Self.demoConfiguration() : config ?? (FileManager.default.fileExists(atPath: Self.systemConfiguration) ? Self.systemConfiguration : nil)
+        let (configuration, manifests) = try file.map { try Self.load($0, drivers: drivers) } ?? (DaemonConfiguration(), [])
+        let socketPath = try socket ?? configuration.socket ?? {
             guard case .unix(let path) = try Endpoint.fromEnvironment() else {
                 throw ValidationError("LABVISOR_URL names a TCP endpoint; labvisord listens on a unix socket: pass --socket PATH")
             }
             return path
         }()
-        let supervisor = Supervisor(logger: logger)
-        var demoInstruments: DemoInstruments?
-        if demo {
-            let manifests = try DriverManifestLoader.load(directory: drivers ?? Self.defaultDriverDirectory())
-            demoInstruments = try DemoInstruments(supervisor: supervisor, manifests: manifests, logger: logger)
-            logger.info("demo mode: \(supervisor.instrumentNames.joined(separator: ", "))")
+        let supervisor = Supervisor(defaultCallTimeout: configuration.defaultCallTimeout, logger: logger)
+        let simulators = try SimulatedInstruments(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
+        let pinned = configuration.instruments.filter { $0.pin != nil }.map(\.name)
+        if !pinned.isEmpty {
+            logger.warning("pinned hardware instruments wait for discovery, which the daemon does not run yet: \(pinned.joined(separator: ", "))")
         }
         if loopback { supervisor.addLoopback(logger: logger) }
-        let server = RPCServer(supervisor: supervisor, socketPath: socketPath, demo: demo, logger: logger)
+        logger.info("instruments: \(supervisor.instrumentNames.joined(separator: ", "))\(file.map { " (from \($0))" } ?? "")")
+        let server = RPCServer(
+            supervisor: supervisor, socketPath: socketPath,
+            limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
+            demo: demo, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
-                    .init(service: SupervisorService(supervisor: supervisor, demo: demoInstruments)),
+                    .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
                     .init(service: server),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
@@ -58,8 +79,26 @@ struct Labvisord: AsyncParsableCommand {
         logger.info("stopped; every driver was shut down to its safe state")
     }
 
-    /// `drivers/` in the working directory (a source checkout), else the installed copy.
-    static func defaultDriverDirectory() -> String {
-        FileManager.default.fileExists(atPath: "drivers") ? "drivers" : "/usr/share/labvisor/drivers"
+    static let systemConfiguration = "/etc/labvisor/labvisord.toml"
+
+    /// Reads the configuration and the manifests on its search path (`--drivers` first), and
+    /// checks that every instrument's driver exists.
+    static func load(_ file: String, drivers: String?) throws -> (DaemonConfiguration, [DriverManifest]) {
+        let configuration = try DaemonConfiguration.load(file)
+        let searchPath = (drivers.map { [$0] } ?? []) + configuration.driverSearchPath
+        let manifests = try DriverManifestLoader.load(searchPath: searchPath.filter { FileManager.default.fileExists(atPath: $0) })
+        let known = Set(manifests.map(\.id))
+        for instrument in configuration.instruments where !known.contains(instrument.driver) || ReferenceDrivers.drivers.entries[instrument.driver] == nil {
+            throw LabvisorError(
+                .invalidArgument,
+                "configuration \(file): instrument '\(instrument.name)' names driver '\(instrument.driver)', which is not installed (drivers: \(known.sorted().joined(separator: ", ")); search path: \(searchPath.joined(separator: ", ")))",
+                fields: ["file": .string(file), "key": "instrument.driver", "instrument": .string(instrument.name)])
+        }
+        return (configuration, manifests)
+    }
+
+    /// `config/demo.toml` in a source checkout, else the installed copy.
+    static func demoConfiguration() -> String {
+        FileManager.default.fileExists(atPath: "config/demo.toml") ? "config/demo.toml" : "/usr/share/labvisor/demo.toml"
     }
 }

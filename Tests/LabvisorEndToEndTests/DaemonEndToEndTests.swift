@@ -5,14 +5,14 @@ import Testing
 /// The real daemon process, driven by the real Swift client.
 @Suite("DaemonEndToEndTests", .timeLimit(.minutes(2)))
 struct DaemonEndToEndTests {
-    let heater = "example-heater-sim"
+    let heater = "heater-1"
 
     @Test func listDescribeGetCallSet() async throws {
         let daemon = try await DaemonProcess()
         let client = try await daemon.connect()
         let instruments = try await client.list()
         #expect(instruments.map(\.name).contains(heater))
-        let stages = try await client.list(where: ["kind": "sensor", "tags.demo": true])
+        let stages = try await client.list(where: ["kind": "sensor", "tags.room": "demo"])
         #expect(stages.map(\.name) == [heater])
         let description = try await client.describe(heater)
         #expect(try description.interface.method("rampTo").arguments.first?.name == "celsius")
@@ -156,7 +156,7 @@ struct DaemonEndToEndTests {
 /// The `labvisor` CLI against the real daemon.
 @Suite("CommandLineEndToEndTests", .timeLimit(.minutes(2)))
 struct CommandLineEndToEndTests {
-    let heater = "example-heater-sim"
+    let heater = "heater-1"
 
     /// Runs `labvisor ARGS` with `LABVISOR_URL` pointing at `daemon`; returns status, stdout, stderr.
     func labvisor(_ arguments: [String], daemon: DaemonProcess) async throws -> (status: Int32, output: String, errors: String) {
@@ -211,7 +211,7 @@ struct CommandLineEndToEndTests {
     @Test func lockRunsTheCommandUnderTheLease() async throws {
         let daemon = try await DaemonProcess()
         let script = #"""
-            "$LABVISOR_CLI" call example-heater-sim heatOn || exit 9
+            "$LABVISOR_CLI" call heater-1 heatOn || exit 9
             echo "instruments=$LABVISOR_INSTRUMENTS"
             exit 7
             """#
@@ -223,7 +223,7 @@ struct CommandLineEndToEndTests {
         #expect(try await client.get(heater, "heating") == true)
         let lease = try await client.acquire([heater])
         try await client.release(lease)
-        let held = try await labvisor(["lock", heater, "--", "sh", "-c", "\"$LABVISOR_CLI\" lock example-heater-sim -- true"], daemon: daemon)
+        let held = try await labvisor(["lock", heater, "--", "sh", "-c", "\"$LABVISOR_CLI\" lock heater-1 -- true"], daemon: daemon)
         #expect(held.status == 4, "a nested lock by another connection finds it locked")
         #expect(held.errors.contains("error: locked:"))
         await client.close()
@@ -234,7 +234,7 @@ struct CommandLineEndToEndTests {
 /// Events over the wire.
 @Suite("EventEndToEndTests", .timeLimit(.minutes(2)))
 struct EventEndToEndTests {
-    let heater = "example-heater-sim"
+    let heater = "heater-1"
 
     @Test func onewayFailureArrivesAsAnEvent() async throws {
         let daemon = try await DaemonProcess()

@@ -32,7 +32,7 @@ final class DaemonProcess: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
         process.executableURL = try Self.products().appendingPathComponent("labvisord")
-        process.arguments = ["--demo", "--socket", socketPath, "--drivers", Self.root.appendingPathComponent("drivers").path]
+        process.arguments = ["--demo", "--config", Self.root.appendingPathComponent("config/demo.toml").path, "--socket", socketPath]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()

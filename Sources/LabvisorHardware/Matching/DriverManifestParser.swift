@@ -7,7 +7,7 @@ import TOMLKit
 /// silently), and so is a value of the wrong type or out of range. Every error is a
 /// `LabvisorError.invalidManifest` naming the file, the key path and the reason. TOMLKit
 /// gives line numbers for syntax errors only; for other errors the line is looked up in the
-/// text (`ManifestKeyLocator`) and given only when the key occurs on exactly one line.
+/// text (`TOMLKeyLocator`) and given only when the key occurs on exactly one line.
 ///
 /// The format (see `drivers/*/driver.toml` for real ones):
 ///
@@ -41,32 +41,14 @@ public enum DriverManifestParser {
     public static func parse(_ text: String, file: String, folderName: String? = nil) throws(LabvisorError)
         -> DriverManifest
     {
-        do {
-            return try parseWithoutLines(text, file: file, folderName: folderName)
-        } catch {
-            // Add the line of the key where the text shows it unambiguously.
-            guard error.fields["line"] == nil, let key = error.fields["key"]?.string, !key.isEmpty,
-                let reason = error.fields["reason"]?.string,
-                let line = ManifestKeyLocator.line(of: key, in: text)
-            else { throw error }
-            throw LabvisorError.invalidManifest(file: file, key: key, reason: reason, line: line)
+        try TOMLSection.parse(text, file: file, document: "driver manifest") { (root) throws(LabvisorError) in
+            try manifest(&root, file: file, folderName: folderName)
         }
     }
 
-    private static func parseWithoutLines(_ text: String, file: String, folderName: String?) throws(LabvisorError)
+    private static func manifest(_ root: inout TOMLSection, file: String, folderName: String?) throws(LabvisorError)
         -> DriverManifest
     {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw LabvisorError.invalidManifest(
-                file: file, key: "", reason: "TOML syntax: \(error.description)", line: error.source.begin.line)
-        } catch {
-            throw LabvisorError.invalidManifest(file: file, key: "", reason: "TOML syntax: \(error)")
-        }
-        var root = ManifestSection(table: table, path: "", file: file)
-
         let id = try root.string("id", required: true)!
         guard isValidID(id) else {
             throw root.error("id", "'\(id)' must be lowercase ASCII letters, digits and '-', starting with a letter or digit")
@@ -91,12 +73,14 @@ public enum DriverManifestParser {
             transport: transport, safeState: safeState, file: file)
     }
 
-    static func isValidID(_ id: String) -> Bool {
+    /// Whether `id` is a valid driver id or instrument name: lowercase ASCII letters, digits
+    /// and '-', not starting with '-'.
+    public static func isValidID(_ id: String) -> Bool {
         guard let first = id.first, first != "-" else { return false }
         return id.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
     }
 
-    private static func matchRule(_ section: inout ManifestSection) throws(LabvisorError) -> DriverMatchRule {
+    private static func matchRule(_ section: inout TOMLSection) throws(LabvisorError) -> DriverMatchRule {
         var rule = DriverMatchRule()
         for key in ["vendor_id", "product_id"] {
             guard let text = try section.string(key) else { continue }
@@ -124,7 +108,7 @@ public enum DriverManifestParser {
         return rule
     }
 
-    private static func pattern(_ section: inout ManifestSection, _ key: String) throws(LabvisorError) -> MatchPattern? {
+    private static func pattern(_ section: inout TOMLSection, _ key: String) throws(LabvisorError) -> MatchPattern? {
         guard let text = try section.string(key) else { return nil }
         do {
             return try MatchPattern(text)
@@ -133,7 +117,7 @@ public enum DriverManifestParser {
         }
     }
 
-    private static func transport(_ section: inout ManifestSection) throws(LabvisorError) -> DriverTransport {
+    private static func transport(_ section: inout TOMLSection) throws(LabvisorError) -> DriverTransport {
         let kind = try section.choice("kind", required: true, allowed: ["serial", "usb"])!
         let transport: DriverTransport
         if kind == "serial" {
@@ -166,7 +150,7 @@ public enum DriverManifestParser {
         return transport
     }
 
-    private static func safeState(_ section: inout ManifestSection) throws(LabvisorError) -> SafeState {
+    private static func safeState(_ section: inout TOMLSection) throws(LabvisorError) -> SafeState {
         let description = try section.string("description", required: true)!
         let method = try section.string("method")
         if let method, method.isEmpty || !method.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {

@@ -6,6 +6,13 @@ extension LabvisorError {
     /// given when known (see `DriverManifestParser`). Code
     /// `invalidArgument`, fields `file`, `key`, `reason` and `line` when known.
     public static func invalidManifest(file: String, key: String, reason: String, line: Int? = nil) -> LabvisorError {
+        invalidTOML(document: "driver manifest", file: file, key: key, reason: reason, line: line)
+    }
+
+    /// A TOML document (`document`: "driver manifest", "configuration") is malformed: `file`
+    /// names it, `key` the key path inside it, `reason` says why, `line` (1-based) when known.
+    /// Code `invalidArgument`, fields `file`, `key`, `reason` and `line` when known.
+    public static func invalidTOML(document: String, file: String, key: String, reason: String, line: Int? = nil) -> LabvisorError {
         var fields: [String: JSONValue] = ["file": .string(file), "key": .string(key), "reason": .string(reason)]
         var location = file
         if let line {
@@ -13,7 +20,7 @@ extension LabvisorError {
             location += ":\(line)"
         }
         return LabvisorError(
-            .invalidArgument, "invalid driver manifest \(location): \(key.isEmpty ? "" : "\(key): ")\(reason)",
+            .invalidArgument, "invalid \(document) \(location): \(key.isEmpty ? "" : "\(key): ")\(reason)",
             fields: fields)
     }
 }

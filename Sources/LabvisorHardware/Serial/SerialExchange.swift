@@ -64,7 +64,7 @@ public final class SerialExchange<Decoder: FrameDecoder>: Sendable {
     public init(
         port: SerialPort, decoder: Decoder,
         isResponse: @escaping @Sendable (_ request: [UInt8], _ frame: Frame) -> Bool = { _, _ in true },
-        unsolicitedLimit: Int = 256, lateReplyWindow: Duration = .milliseconds(50)
+        unsolicitedLimit: Int = 256, lateReplyWindow: Duration = .milliseconds(250)
     ) {
         self.port = port
         self.lateReplyWindow = lateReplyWindow

@@ -1,15 +1,15 @@
-/// Finds the line of a key in manifest text, for error messages. TOMLKit reports source
+/// Finds the line of a key in TOML text (a manifest, a configuration), for error messages. TOMLKit reports source
 /// positions for syntax errors only, not for the keys of a parsed table, so this looks the
 /// key up in the text: `name = ...` inside the right table (`[transport]`, the second
 /// `[[match]]` for "match[1].vendor_id"), or a table header (`[name]`, `[[name]]`) for a
 /// key that names a table. It answers only when exactly one line fits, and knows nothing
 /// of inline tables, dotted keys or quoted keys (then it answers nothing): no line is
 /// better than a wrong one.
-enum ManifestKeyLocator {
+public enum TOMLKeyLocator {
     /// The 1-based line of `keyPath` ("kind", "transport.baud", "match[1].vendor_id",
     /// "match[0]") in `text`, or `nil` when it is absent, ambiguous or written in a form this
     /// does not read.
-    static func line(of keyPath: String, in text: String) -> Int? {
+    public static func line(of keyPath: String, in text: String) -> Int? {
         var components = keyPath.split(separator: ".").map(Component.init)
         guard let leaf = components.popLast(), components.count <= 1 else { return nil }
         let table = components.first

@@ -1,0 +1,75 @@
+import Foundation
+import LabvisorHardware
+
+/// `labvisord`'s configuration (`config/labvisord.toml` documents every key).
+public struct DaemonConfiguration: Sendable, Hashable {
+    /// The unix socket; `nil`: the endpoint rule (`Endpoint.defaultSocketPath`).
+    public var socket: String?
+    /// The most clients connected at once.
+    public var maxClients: Int = 64
+    /// The most calls in flight per client.
+    public var callsInFlight: Int = 256
+    /// A call's deadline when the client gives none.
+    public var defaultCallTimeout: Duration = .seconds(30)
+    /// How long a driver stays open after its last user, unless the instrument says.
+    public var defaultLinger: Duration = .seconds(2)
+    /// How long an unplugged instrument is kept as `gone`.
+    public var gracePeriod: Duration = .seconds(10)
+    /// Folders of driver folders, searched in order.
+    public var driverSearchPath: [String] = ["/usr/share/labvisor/drivers"]
+    /// The instruments named in the file.
+    public var instruments: [InstrumentConfiguration] = []
+    /// The file it was read from.
+    public var file: String?
+
+    /// The defaults, with no instruments.
+    public init() {}
+
+    /// Reads `path`.
+    ///
+    /// - Throws: `notFound` for a missing file; `invalidArgument` naming file, line, key and
+    ///   what is wrong.
+    public static func load(_ path: String) throws(LabvisorError) -> DaemonConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LabvisorError(.notFound, "no configuration file at \(path)", fields: ["file": .string(path)])
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    /// Parses configuration text; `file` names it in errors, and relative driver folders are
+    /// taken from its folder.
+    public static func parse(_ text: String, file: String) throws(LabvisorError) -> DaemonConfiguration {
+        try TOMLSection.parse(text, file: file, document: "configuration") { (root) throws(LabvisorError) in
+            var configuration = DaemonConfiguration()
+            configuration.file = file
+            if var daemon = try root.section("daemon") {
+                configuration.socket = try daemon.string("socket")
+                configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
+                configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight
+                configuration.defaultCallTimeout = try daemon.double("call_timeout", in: 0.001...86_400).map { .seconds($0) }
+                    ?? configuration.defaultCallTimeout
+                configuration.defaultLinger = try daemon.double("linger", in: 0...86_400).map { .seconds($0) } ?? configuration.defaultLinger
+                configuration.gracePeriod = try daemon.double("grace_period", in: 0...86_400).map { .seconds($0) }
+                    ?? configuration.gracePeriod
+                if let folders = try daemon.strings("drivers") {
+                    let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+                    let base = (absolute as NSString).deletingLastPathComponent
+                    configuration.driverSearchPath = folders.map {
+                        $0.hasPrefix("/") ? $0 : ((base as NSString).appendingPathComponent($0) as NSString).standardizingPath
+                    }
+                }
+                try daemon.rejectUnknownKeys()
+            }
+            var names: Set<String> = []
+            for var section in try root.sections("instrument") {
+                let instrument = try InstrumentConfiguration(&section)
+                guard names.insert(instrument.name).inserted else {
+                    throw section.error("name", "'\(instrument.name)' names two instruments")
+                }
+                configuration.instruments.append(instrument)
+            }
+            try root.rejectUnknownKeys()
+            return configuration
+        }
+    }
+}
