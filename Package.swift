@@ -73,12 +73,16 @@ let package = Package(
         .target(name: "CLinuxIO"),
         // termios2 (`BOTHER` custom baud rates); `<asm/termbits.h>` stays in its own .c file.
         .target(name: "CSerialShim"),
+        // libusb_set_option (a C variadic, which Swift cannot call).
+        .target(name: "CLibUSBShim", linkerSettings: [.linkedLibrary("usb-1.0")]),
+        // usbdevfs URBs and ioctl numbers, for the device side of simulated USB devices.
+        .target(name: "CUSBDevFS"),
         // udev discovery, libusb, serial ports (I/O).
         // Driver manifests (TOML), matching and udev rules generation live here too.
         .target(
             name: "LabvisorHardware",
             dependencies: [
-                "LabvisorCore", "CLibUSB", "CUdev", "CLinuxIO", "CSerialShim",
+                "LabvisorCore", "CLibUSB", "CLibUSBShim", "CUdev", "CLinuxIO", "CSerialShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -87,7 +91,8 @@ let package = Package(
         .target(name: "LabvisorDriverKit", dependencies: ["LabvisorCore", "LabvisorHardware"]),
         // The device side of instruments, for tests and demo mode.
         // (umockdev testbeds and device records live here, shared by tests and the bench).
-        .target(name: "LabvisorSimulation", dependencies: ["LabvisorCore", "LabvisorHardware", "CUMockdev"]),
+        .target(
+            name: "LabvisorSimulation", dependencies: ["LabvisorCore", "LabvisorHardware", "CUMockdev", "CUSBDevFS"]),
         // Wire messages shared by the server and the clients.
         .target(name: "LabvisorProtocol", dependencies: ["LabvisorCore"]),
         // Supervisor, wire server, config, store, systemd.
