@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "LabvisorCore", "CLibUSB", "CLibUSBShim", "CUdev", "CLinuxIO", "CSerialShim",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),

@@ -18,8 +18,8 @@ final class LabBenchBehavior: USBDeviceBehavior {
     private let echo = LockedState<[[UInt8]]>([])
     let stream: USBPatternStreamBehavior
 
-    init(streamPayloadLength: Int = 4096) {
-        stream = USBPatternStreamBehavior(endpoint: 0x83, payloadLength: streamPayloadLength)
+    init(streamPayloadLength: Int = 4096, streamLimit: Int? = nil) {
+        stream = USBPatternStreamBehavior(endpoint: 0x83, payloadLength: streamPayloadLength, limit: streamLimit)
     }
 
     func control(_ setup: USBControlSetup, data: [UInt8]) -> USBControlReply {
@@ -93,9 +93,9 @@ final class USBTestBench {
     let device: SimulatedUSBDevice
     let context: USBContext
 
-    init(streamPayloadLength: Int = 4096) throws {
+    init(streamPayloadLength: Int = 4096, streamLimit: Int? = nil) throws {
         testbed = try UmockdevTestbed()
-        behavior = LabBenchBehavior(streamPayloadLength: streamPayloadLength)
+        behavior = LabBenchBehavior(streamPayloadLength: streamPayloadLength, streamLimit: streamLimit)
         device = try SimulatedUSBDevice(
             testbed: testbed, descriptors: Self.descriptors, behavior: behavior, bus: 1, address: 5, port: 5,
             kernelDrivers: [1: "usbhid"])

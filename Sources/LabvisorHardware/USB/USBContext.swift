@@ -14,15 +14,21 @@ import LabvisorCore
 ///
 /// `shutdown()` closes every device still open (cancelling their transfers, which then end
 /// with `closed`), stops and joins the event thread, and exits the libusb context. It is
-/// idempotent; after it, `devices()` and `open` fail with `closed`. Releasing the last
-/// reference does the same without the device closing (open devices keep their context alive).
+/// idempotent; after it, `devices()` and `open` fail with `closed`. libusb frees a transfer
+/// through its context, so while transfer objects still exist (a stream not yet released),
+/// the exit waits for the last one to be freed. Releasing the last reference does the same
+/// without the device closing (open devices and transfers keep their context alive).
 public final class USBContext: Sendable {
     private struct State {
         var shutDown = false
+        /// The event thread has been joined (only after `shutDown`).
+        var threadStopped = false
         var exited = false
         /// Devices opened through this context and not closed yet, by serial number.
         var openDevices: [UInt64: WeakDevice] = [:]
         var nextDeviceNumber: UInt64 = 0
+        /// `USBTransfer`s not freed yet: libusb frees them through the context.
+        var liveTransfers = 0
     }
 
     private struct WeakDevice: Sendable {
@@ -100,11 +106,31 @@ public final class USBContext: Sendable {
         guard let devices else { return }
         for device in devices { try? await device.close() }
         eventThread.stop()
+        state.withLock { $0.threadStopped = true }
+        exitWhenUnused()
+    }
+
+    /// Exits the libusb context after `shutdown()` once the event thread has ended and no
+    /// transfer is left (a transfer's last reference may go on any thread, the event
+    /// thread included, where exiting would free what libusb is using).
+    private func exitWhenUnused() {
         let exit = state.withLock { state in
-            defer { state.exited = true }
-            return !state.exited
+            guard state.threadStopped, !state.exited, state.liveTransfers == 0 else { return false }
+            state.exited = true
+            return true
         }
         if exit { libusb_exit(pointer.raw) }
+    }
+
+    /// Counts a transfer allocated for a device of this context.
+    func transferAllocated() {
+        state.withLock { $0.liveTransfers += 1 }
+    }
+
+    /// Counts a transfer freed; the last one after `shutdown()` exits the context.
+    func transferFreed() {
+        state.withLock { $0.liveTransfers -= 1 }
+        exitWhenUnused()
     }
 
     /// Every USB device libusb sees, with its descriptors (hubs included; nothing is opened).
@@ -168,9 +194,6 @@ public final class USBContext: Sendable {
     func forget(deviceNumber: UInt64) {
         _ = state.withLock { $0.openDevices.removeValue(forKey: deviceNumber) }
     }
-
-    /// Whether the caller runs on the event thread (a transfer callback).
-    var isEventThread: Bool { eventThread.isCurrent }
 
     private func withDeviceList<Result>(
         _ body: ([OpaquePointer]) throws(LabvisorError) -> Result

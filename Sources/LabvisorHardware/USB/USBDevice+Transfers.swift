@@ -103,7 +103,7 @@ extension USBDevice {
             kind: "control \(setup.direction == .in ? "IN" : "OUT")", endpoint: 0, device: info, timeout: timeout,
             setup: setup)
         let transfer = try USBTransfer.control(
-            handle: handle, setup: setup, data: data, timeout: timeout, description: description)
+            context: context, handle: handle, setup: setup, data: data, timeout: timeout, description: description)
         let count = try await perform(transfer)
         return setup.direction == .in ? transfer.payload(count: count) : []
     }
@@ -114,7 +114,7 @@ extension USBDevice {
         }
         guard length > 0, length <= Int(Int32.max) else { throw .invalidArgument("length", "must be 1...\(Int32.max), got \(length)") }
         let transfer = try USBTransfer.data(
-            handle: handle, type: type, endpoint: endpoint, length: length, data: [], timeout: timeout,
+            context: context, handle: handle, type: type, endpoint: endpoint, length: length, data: [], timeout: timeout,
             description: USBTransferDescription(kind: "\(type.rawValue) IN", endpoint: endpoint, device: info, timeout: timeout))
         let count = try await perform(transfer)
         return transfer.payload(count: count)
@@ -125,7 +125,7 @@ extension USBDevice {
             throw .invalidArgument("endpoint", "\(USBControlSetup.hex(endpoint)) is an IN endpoint; writes need an OUT endpoint")
         }
         let transfer = try USBTransfer.data(
-            handle: handle, type: type, endpoint: endpoint, length: data.count, data: data, timeout: timeout,
+            context: context, handle: handle, type: type, endpoint: endpoint, length: data.count, data: data, timeout: timeout,
             description: USBTransferDescription(kind: "\(type.rawValue) OUT", endpoint: endpoint, device: info, timeout: timeout))
         return try await perform(transfer)
     }

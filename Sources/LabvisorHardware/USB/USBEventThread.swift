@@ -17,10 +17,14 @@ final class USBEventThread: Sendable {
     private final class Loop: Sendable {
         let context: LibUSBPointer
         let stopRequested = LockedState(false)
+        /// The running thread, until its loop has ended.
+        let runningThread = LockedState<pthread_t?>(nil)
 
         init(context: LibUSBPointer) { self.context = context }
 
         func run() {
+            runningThread.withLock { $0 = pthread_self() }
+            defer { runningThread.withLock { $0 = nil } }
             // The interval only bounds how long a missed wake-up could delay a stop;
             // `libusb_interrupt_event_handler` ends the wait at once.
             var interval = timeval(tv_sec: 1, tv_usec: 0)
@@ -54,9 +58,10 @@ final class USBEventThread: Sendable {
         self.thread.withLock { $0 = thread }
     }
 
-    /// Whether the caller runs on the event thread (a transfer callback).
+    /// Whether the caller runs on the event thread (a transfer callback), also while
+    /// `stop()` waits for it.
     var isCurrent: Bool {
-        guard let thread = thread.withLock({ $0 }) else { return false }
+        guard let thread = loop.runningThread.withLock({ $0 }) else { return false }
         return pthread_equal(thread, pthread_self()) != 0
     }
 

@@ -39,6 +39,9 @@ final class USBTransfer: Sendable {
 
     private let storage: Storage
     private let state = LockedState(State())
+    /// libusb frees a transfer through its device's context: the context must not be exited
+    /// before every transfer is freed, so each one keeps it alive and counted.
+    private let context: USBContext
     /// What this transfer is, for error messages.
     let description: USBTransferDescription
     /// Bytes before the data stage in the buffer: 8 (the setup packet) for control transfers.
@@ -46,7 +49,9 @@ final class USBTransfer: Sendable {
     /// Capacity of the data stage.
     let capacity: Int
 
-    private init(description: USBTransferDescription, dataOffset: Int, capacity: Int) throws(LabvisorError) {
+    private init(
+        context: USBContext, description: USBTransferDescription, dataOffset: Int, capacity: Int
+    ) throws(LabvisorError) {
         guard let transfer = libusb_alloc_transfer(0) else {
             throw LabvisorError.resourceExhausted("libusb transfers (libusb_alloc_transfer failed)", value: 0)
         }
@@ -55,18 +60,24 @@ final class USBTransfer: Sendable {
         self.description = description
         self.dataOffset = dataOffset
         self.capacity = capacity
+        self.context = context
+        context.transferAllocated()
     }
 
     deinit {
+        // libusb_free_transfer logs through transfer->dev_handle, which may be closed by now
+        // (a stream can outlive its device); without a handle it logs to no context.
+        storage.transfer.pointee.dev_handle = nil
         libusb_free_transfer(storage.transfer)
         storage.buffer.deallocate()
+        context.transferFreed()
     }
 
     /// A control transfer: setup packet, then `data` (OUT) or room for `setup.length` bytes (IN).
     static func control(
-        handle: LibUSBPointer, setup: USBControlSetup, data: [UInt8], timeout: Duration?, description: USBTransferDescription
+        context: USBContext, handle: LibUSBPointer, setup: USBControlSetup, data: [UInt8], timeout: Duration?, description: USBTransferDescription
     ) throws(LabvisorError) -> USBTransfer {
-        let transfer = try USBTransfer(description: description, dataOffset: 8, capacity: Int(setup.length))
+        let transfer = try USBTransfer(context: context, description: description, dataOffset: 8, capacity: Int(setup.length))
         let base = transfer.storage.buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         libusb_fill_control_setup(base, setup.requestType, setup.request, setup.value, setup.index, setup.length)
         if setup.direction == .out { transfer.write(data) }
@@ -76,10 +87,10 @@ final class USBTransfer: Sendable {
 
     /// A bulk or interrupt transfer of `length` bytes on `endpoint` (`data` for OUT endpoints).
     static func data(
-        handle: LibUSBPointer, type: USBTransferType, endpoint: UInt8, length: Int, data: [UInt8], timeout: Duration?,
+        context: USBContext, handle: LibUSBPointer, type: USBTransferType, endpoint: UInt8, length: Int, data: [UInt8], timeout: Duration?,
         description: USBTransferDescription
     ) throws(LabvisorError) -> USBTransfer {
-        let transfer = try USBTransfer(description: description, dataOffset: 0, capacity: length)
+        let transfer = try USBTransfer(context: context, description: description, dataOffset: 0, capacity: length)
         let base = transfer.storage.buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         if USBDirection(endpointAddress: endpoint) == .out { transfer.write(data) }
         let fill = type == .interrupt ? libusb_fill_interrupt_transfer : libusb_fill_bulk_transfer
