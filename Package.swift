@@ -106,6 +106,7 @@ let package = Package(
             dependencies: [
                 "LabvisorCore", "LabvisorHardware",
                 "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
+                "LabvisorDriverKit", "UVCCamera", "UVCCameraSimulator",  // camera.stream: the driver against its simulator
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

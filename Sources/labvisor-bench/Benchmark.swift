@@ -9,4 +9,4 @@ struct Benchmark: Sendable {
 }
 
 /// Every benchmark, in the order they run. Later issues append theirs.
-let allBenchmarks: [Benchmark] = coreBenchmarks + serialBenchmarks + discoveryBenchmarks
+let allBenchmarks: [Benchmark] = coreBenchmarks + serialBenchmarks + discoveryBenchmarks + cameraBenchmarks

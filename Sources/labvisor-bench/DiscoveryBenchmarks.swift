@@ -18,7 +18,7 @@ private let iterations = 100
 /// again as `umockdev-wrapper labvisor-bench --json discovery.hotplug` and reads that result.
 @Sendable func discoveryHotplug() async throws -> BenchmarkResult {
     let preload = ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? ""
-    guard preload.contains("libumockdev-preload") else { return try runUnderUmockdevWrapper() }
+    guard preload.contains("libumockdev-preload") else { return try runUnderUmockdevWrapper("discovery.hotplug") }
 
     let testbed = try UmockdevTestbed()
     try testbed.add(MockUSBRecords.ftdi)
@@ -66,39 +66,4 @@ private let iterations = 100
                 + benchSettleWindow.components.attoseconds / 1_000_000_000_000_000)),
             "iterations": .int(iterations),
         ])
-}
-
-/// Runs `discovery.hotplug` in a child under `umockdev-wrapper` and parses its JSON line.
-private func runUnderUmockdevWrapper() throws -> BenchmarkResult {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("labvisor-bench-\(UUID())")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: scratch) }
-    let child = Process()
-    child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    child.arguments = [
-        "umockdev-wrapper", try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), "--json",
-        "discovery.hotplug",
-    ]
-    var environment = ProcessInfo.processInfo.environment
-    environment["TMPDIR"] = scratch.path
-    child.environment = environment
-    let pipe = Pipe()
-    child.standardOutput = pipe
-    try child.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()  // EOF when the child exits
-    child.waitUntilExit()
-    let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last { $0.hasPrefix("{") }
-    guard child.terminationStatus == 0, let line,
-        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-    else {
-        throw LabvisorError(
-            .unavailable, "discovery.hotplug under umockdev-wrapper failed (is umockdev installed?)",
-            fields: ["exit": .int(Int(child.terminationStatus))])
-    }
-    var extra: [String: JSONValue] = [:]
-    for key in ["settle_window_ms", "iterations"] { extra[key] = .int(object[key] as? Int ?? 0) }
-    return BenchmarkResult(
-        bench: "discovery.hotplug", opsPerSecond: object["ops_per_s"] as? Double ?? 0,
-        p50Microseconds: object["p50_us"] as? Double ?? 0, p99Microseconds: object["p99_us"] as? Double ?? 0,
-        target: object["target"] as? String ?? "", met: object["met"] as? Bool ?? false, extra: extra)
 }
