@@ -9,4 +9,5 @@ struct Benchmark: Sendable {
 }
 
 /// Every benchmark, in the order they run. Later issues append theirs.
-let allBenchmarks: [Benchmark] = coreBenchmarks + serialBenchmarks + discoveryBenchmarks + cameraBenchmarks
+let allBenchmarks: [Benchmark] =
+    coreBenchmarks + serialBenchmarks + discoveryBenchmarks + usbBenchmarks + cameraBenchmarks

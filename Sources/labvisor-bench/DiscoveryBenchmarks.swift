@@ -17,8 +17,7 @@ private let iterations = 100
 /// Needs umockdev's preload library. Without it (a plain `labvisor-bench` run) it runs itself
 /// again as `umockdev-wrapper labvisor-bench --json discovery.hotplug` and reads that result.
 @Sendable func discoveryHotplug() async throws -> BenchmarkResult {
-    let preload = ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? ""
-    guard preload.contains("libumockdev-preload") else { return try runUnderUmockdevWrapper("discovery.hotplug") }
+    guard hasUmockdevPreload else { return try runUnderUmockdevWrapper("discovery.hotplug") }
 
     let testbed = try UmockdevTestbed()
     try testbed.add(MockUSBRecords.ftdi)

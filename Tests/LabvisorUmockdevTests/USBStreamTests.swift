@@ -76,15 +76,9 @@ import Testing
         try stream.start()
         try await waitUntil { bench.device.pendingInRequests == 4 }
         let reader = Task { try await stream.next(timeout: .seconds(5)) }
-        let start = ContinuousClock.now
-        bench.device.unplug()
-        let result = try await bounded(.seconds(2)) { await reader.result }
-        #expect(ContinuousClock.now - start < .milliseconds(500))
-        guard case .failure(let failure) = result else {
-            Issue.record("expected deviceGone, got \(result)")
-            return
-        }
-        #expect((failure as? LabvisorError)?.code == .deviceGone)
+        let (gone, after) = try await failure(of: reader) { bench.device.unplug() }
+        #expect(after < .milliseconds(500))
+        #expect(gone?.code == .deviceGone)
         #expect(try await stream.next(timeout: .seconds(1)) == nil)
         try await bounded(.seconds(3)) { await stream.stop() }
         #expect(handle.transfersInFlight == 0)

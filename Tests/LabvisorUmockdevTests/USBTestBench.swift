@@ -148,3 +148,29 @@ func thrownError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ body: (
         return nil
     }
 }
+
+/// Starts `read` in a task and waits until the device holds `count` IN requests waiting
+/// for data (so the read is really in flight).
+func startPendingRead<T: Sendable>(
+    on bench: USBTestBench, count: Int = 1, _ read: @escaping @Sendable () async throws -> T
+) async throws -> Task<T, any Error> {
+    let task = Task { try await read() }
+    try await waitUntil { bench.device.pendingInRequests >= count }
+    return task
+}
+
+/// Runs `action`, then waits (at most 2 s) for `task` to fail: its error and how long after
+/// `action` it came. A task that succeeds is a failed expectation.
+func failure<T: Sendable>(
+    of task: Task<T, any Error>, after action: () async -> Void, sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> (error: LabvisorError?, after: Duration) {
+    let start = ContinuousClock.now
+    await action()
+    let result = try await bounded(.seconds(2), sourceLocation: sourceLocation) { await task.result }
+    let elapsed = ContinuousClock.now - start
+    guard case .failure(let failure) = result, let error = failure as? LabvisorError else {
+        Issue.record("expected a LabvisorError, got \(result)", sourceLocation: sourceLocation)
+        return (nil, elapsed)
+    }
+    return (error, elapsed)
+}

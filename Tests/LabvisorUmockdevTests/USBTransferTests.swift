@@ -81,16 +81,11 @@ import Testing
         guard try await UmockdevReexec.runHere(suite: "USBTransferTests") else { return }
         let bench = try USBTestBench()
         let handle = try bench.open()
-        let reader = Task { try await handle.bulkRead(endpoint: 0x82, length: 64, timeout: nil) }
-        try await waitUntil { bench.device.pendingInRequests == 1 }
-        let start = ContinuousClock.now
-        reader.cancel()
-        let result = try await bounded(.seconds(2)) { await reader.result }
-        #expect(ContinuousClock.now - start < .milliseconds(500))
-        guard case .failure(let failure) = result, let cancelled = failure as? LabvisorError else {
-            Issue.record("expected a cancelled error, got \(result)")
-            return
+        let reader = try await startPendingRead(on: bench) {
+            try await handle.bulkRead(endpoint: 0x82, length: 64, timeout: nil)
         }
+        let (cancelled, after) = try await failure(of: reader) { reader.cancel() }
+        #expect(after < .milliseconds(500))
         #expect(cancelled == LabvisorError.cancelled("bulk IN transfer on endpoint 0x82 of USB device 1-5 (2939:0001)"))
         #expect(bench.device.urbsDiscarded == 1)
         #expect(handle.transfersInFlight == 0)
@@ -101,18 +96,13 @@ import Testing
         guard try await UmockdevReexec.runHere(suite: "USBTransferTests") else { return }
         let bench = try USBTestBench()
         let handle = try bench.open()
-        let reader = Task { try await handle.bulkRead(endpoint: 0x82, length: 64, timeout: nil) }
-        try await waitUntil { bench.device.pendingInRequests == 1 }
-        let start = ContinuousClock.now
-        bench.device.unplug()
-        let result = try await bounded(.seconds(2)) { await reader.result }
-        #expect(ContinuousClock.now - start < .milliseconds(500))
-        guard case .failure(let failure) = result, let gone = failure as? LabvisorError else {
-            Issue.record("expected deviceGone, got \(result)")
-            return
+        let reader = try await startPendingRead(on: bench) {
+            try await handle.bulkRead(endpoint: 0x82, length: 64, timeout: nil)
         }
-        #expect(gone.code == .deviceGone)
-        #expect(gone.fields["device"] == "1-5 (2939:0001)")
+        let (gone, after) = try await failure(of: reader) { bench.device.unplug() }
+        #expect(after < .milliseconds(500))
+        #expect(gone?.code == .deviceGone)
+        #expect(gone?.fields["device"] == "1-5 (2939:0001)")
         #expect(handle.isGone)
         let later = await thrownError { try await handle.bulkWrite(endpoint: 0x01, data: [1]) }
         #expect(later?.code == .deviceGone)
@@ -123,18 +113,17 @@ import Testing
         guard try await UmockdevReexec.runHere(suite: "USBTransferTests") else { return }
         let bench = try USBTestBench()
         let handle = try bench.open()
-        let readers = (0..<3).map { _ in
-            Task { try await handle.bulkRead(endpoint: 0x82, length: 64, timeout: nil) }
+        var readers: [Task<[UInt8], any Error>] = []
+        for count in 1...3 {
+            readers.append(
+                try await startPendingRead(on: bench, count: count) {
+                    try await handle.bulkRead(endpoint: 0x82, length: 64, timeout: nil)
+                })
         }
-        try await waitUntil { bench.device.pendingInRequests == 3 }
         try await bench.shutdown()
         for reader in readers {
-            let result = try await bounded(.seconds(1)) { await reader.result }
-            guard case .failure(let failure) = result else {
-                Issue.record("expected closed, got \(result)")
-                continue
-            }
-            #expect((failure as? LabvisorError)?.code == .closed)
+            let (closed, _) = try await failure(of: reader) {}
+            #expect(closed?.code == .closed)
         }
         #expect(handle.isClosed)
         #expect(bench.device.claimedInterfaces.isEmpty)

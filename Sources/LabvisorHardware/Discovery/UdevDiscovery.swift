@@ -49,7 +49,7 @@ public final class UdevDiscovery: Service, Sendable {
                 // The thread resumes this exactly once, when it ends; cancellation makes it end.
                 try await withThrowingWaitContinuation { (ended: WaitContinuation<Void, any Error>) in
                     do {
-                        try DiscoveryThread.start {
+                        try DedicatedThread.start("discovery") {
                             do {
                                 try UdevMonitorLoop.run(configuration: configuration, stop: stop) { event in
                                     logger.debug("discovery", metadata: ["event": "\(event)"])

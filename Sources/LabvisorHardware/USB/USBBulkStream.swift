@@ -16,6 +16,7 @@ import LabvisorCore
 /// in every case: it cancels the transfers still in flight and waits (bounded) for their
 /// callbacks. A stream that is never stopped keeps its transfers, and itself, alive.
 public final class USBBulkStream: AsyncSequence, Sendable {
+    /// One payload: the bytes of one completed transfer.
     public typealias Element = [UInt8]
 
     /// The shape of a stream.

@@ -39,22 +39,9 @@ final class USBEventThread: Sendable {
 
     /// Starts the thread for `context`.
     init(context: LibUSBPointer) throws(LabvisorError) {
-        loop = Loop(context: context)
-        let box = Unmanaged.passRetained(loop).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread, nil,
-            { argument in
-                let loop = Unmanaged<Loop>.fromOpaque(argument!).takeRetainedValue()
-                loop.run()
-                return nil
-            }, box)
-        guard result == 0 else {
-            Unmanaged<Loop>.fromOpaque(box).release()
-            throw LabvisorError(
-                .resourceExhausted, "could not start the USB event thread (pthread_create failed)",
-                fields: ["errno": .int(Int(result))])
-        }
+        let loop = Loop(context: context)
+        self.loop = loop
+        let thread = try DedicatedThread.start("USB event", detached: false) { loop.run() }
         self.thread.withLock { $0 = thread }
     }
 

@@ -151,11 +151,6 @@ final class USBTransfer: Sendable {
         }
     }
 
-    /// Allows a transfer whose earlier run was cancelled to be submitted again.
-    func clearCancel() {
-        state.withLock { $0.cancelReason = nil }
-    }
-
     /// The callback's half: called on the event thread with the retained reference.
     fileprivate func completed() {
         let status = storage.transfer.pointee.status

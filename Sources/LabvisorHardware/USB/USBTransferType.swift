@@ -1,8 +1,12 @@
 /// The transfer type of a USB endpoint (bits 0-1 of `bmAttributes`).
 public enum USBTransferType: String, Sendable, Hashable, Codable {
+    /// Endpoint 0's requests (setup packet, data, status).
     case control
+    /// Periodic with reserved bandwidth and no retries (audio, some cameras).
     case isochronous
+    /// Bulk data, no timing guarantee (cameras, instruments' command channels).
     case bulk
+    /// Small periodic reports (status, events).
     case interrupt
 
     /// The type from an endpoint's `bmAttributes`.

@@ -6,16 +6,23 @@ import LabvisorHardware
 /// String descriptor indexes are fixed: manufacturer 1, product 2, serial number 3 (0 when
 /// the string is absent); language 0x0409 (English, US).
 public struct SimulatedUSBDescriptors: Sendable, Hashable {
+    /// `idVendor`.
     public var vendorID: UInt16
+    /// `idProduct`.
     public var productID: UInt16
     /// `bcdDevice`.
     public var deviceVersion: UInt16
-    /// `bDeviceClass`, `bDeviceSubClass`, `bDeviceProtocol` (0, 0, 0: per interface).
+    /// `bDeviceClass` (0: per interface).
     public var deviceClass: UInt8
+    /// `bDeviceSubClass`.
     public var deviceSubclass: UInt8
+    /// `bDeviceProtocol`.
     public var deviceProtocol: UInt8
+    /// The manufacturer string (string descriptor 1), if any.
     public var manufacturer: String?
+    /// The product string (string descriptor 2), if any.
     public var product: String?
+    /// The serial number string (string descriptor 3), if any.
     public var serialNumber: String?
     /// The one configuration.
     public var configuration: USBConfigurationInfo

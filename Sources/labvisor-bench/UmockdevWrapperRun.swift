@@ -1,13 +1,14 @@
 import Foundation
 import LabvisorCore
 
-/// Whether umockdev's preload library is loaded in this process.
+/// Whether this process runs under umockdev's preload library (`umockdev-wrapper`).
 var hasUmockdevPreload: Bool {
     (ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? "").contains("libumockdev-preload")
 }
 
-/// Runs benchmark `name` in a child, `umockdev-wrapper labvisor-bench --json NAME` (with a
-/// private TMPDIR), and reads its JSON line: for benchmarks that need a umockdev testbed.
+/// Runs benchmark `name` in a child, `umockdev-wrapper labvisor-bench --json NAME`, with a
+/// private `TMPDIR`, and returns the result it printed (its extra keys included). Used by
+/// the benchmarks that need a umockdev testbed when `labvisor-bench` runs plainly.
 func runUnderUmockdevWrapper(_ name: String) throws -> BenchmarkResult {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("labvisor-bench-\(UUID())")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -36,11 +37,12 @@ func runUnderUmockdevWrapper(_ name: String) throws -> BenchmarkResult {
     let standard: Set<String> = ["bench", "ops_per_s", "p50_us", "p99_us", "target", "met"]
     var extra: [String: JSONValue] = [:]
     for (key, value) in object where !standard.contains(key) {
-        // Numbers come back as numbers (whole ones as ints), text as text.
-        if let text = value as? String {
-            extra[key] = .string(text)
-        } else if let number = value as? Double {
-            extra[key] = number == number.rounded() && abs(number) < 1e15 ? .int(Int(number)) : .double(number)
+        switch value {
+        case let number as NSNumber:
+            extra[key] = number.doubleValue == number.doubleValue.rounded() && abs(number.doubleValue) < 1e15
+                ? .int(number.intValue) : .double(number.doubleValue)
+        case let text as String: extra[key] = .string(text)
+        default: continue
         }
     }
     return BenchmarkResult(
