@@ -44,6 +44,9 @@ final class USBIoctlResponder: Sendable {
         let clientAddress: UInt
         let endpoint: UInt8
         let length: Int
+        /// `USBDEVFS_URB_*` flags: libusb splits a large bulk transfer into 16 KiB URBs, all
+        /// but the first marked BULK_CONTINUATION and all but the last SHORT_NOT_OK.
+        let flags: UInt32
     }
 
     /// What the device side saw, for tests.
@@ -59,6 +62,9 @@ final class USBIoctlResponder: Sendable {
     private struct State {
         var gone = false
         var pendingIn: [UInt8: [URB]] = [:]
+        /// IN endpoints whose last URB ended short: their BULK_CONTINUATION URBs (the rest of
+        /// the same transfer) complete at once without data, as the kernel does.
+        var endedShort: Set<UInt8> = []
         var completed: [IoctlData] = []
         var seen = Observations()
     }
@@ -233,7 +239,7 @@ final class USBIoctlResponder: Sendable {
         }
         let urb = URB(
             data: data, buffer: buffer, clientAddress: UInt(urbObject.pointee.client_addr), endpoint: urbStruct.endpoint,
-            length: length)
+            length: length, flags: urbStruct.flags)
         let type = Int32(urbStruct.type)
         return state.withLock { state in
             guard !state.gone else {
@@ -313,6 +319,14 @@ final class USBIoctlResponder: Sendable {
     private func pump(_ state: inout State) {
         for endpoint in state.pendingIn.keys {
             while let urb = state.pendingIn[endpoint]?.first {
+                if urb.flags & UInt32(USBDEVFS_URB_BULK_CONTINUATION) == 0 {
+                    state.endedShort.remove(endpoint)
+                } else if state.endedShort.contains(endpoint) {
+                    // The transfer this URB continues ended short: the device is not asked.
+                    state.pendingIn[endpoint]!.removeFirst()
+                    finish(urb, status: -EREMOTEIO, actualLength: 0, into: &state)
+                    continue
+                }
                 let reply = behavior.transferIn(endpoint: endpoint, maxLength: urb.length)
                 if case .notReady = reply { break }
                 state.pendingIn[endpoint]!.removeFirst()
@@ -322,7 +336,10 @@ final class USBIoctlResponder: Sendable {
                     if count > 0, let buffer = urb.buffer {
                         UnsafeMutableRawPointer(buffer.pointer.pointee.data).copyMemory(from: bytes, byteCount: count)
                     }
-                    finish(urb, status: 0, actualLength: count, into: &state)
+                    let short = count < urb.length
+                    if short { state.endedShort.insert(endpoint) }
+                    let refused = short && urb.flags & UInt32(USBDEVFS_URB_SHORT_NOT_OK) != 0
+                    finish(urb, status: refused ? -EREMOTEIO : 0, actualLength: count, into: &state)
                 case .stall:
                     finish(urb, status: -EPIPE, actualLength: 0, into: &state)
                 case .notReady:

@@ -52,6 +52,11 @@ public final class UVCCameraDevice: USBDeviceBehavior {
         public var faults: [UVCCameraFault] = []
         /// Whether the video endpoint is halted (a `stall` fault).
         public var stalled = false
+        /// The payload being sent, and how much of it went.
+        var payload: [UInt8] = []
+        var payloadOffset = 0
+        /// A payload ended exactly at a packet boundary: a zero-length packet ends it.
+        var zeroLengthPacketDue = false
         /// Every SET_CUR of a probe or commit, in order (`true`: commit).
         public var negotiation: [Bool] = []
     }
@@ -131,6 +136,8 @@ public final class UVCCameraDevice: USBDeviceBehavior {
                     state.payloadNumber = 0
                     state.offset = 0
                     state.stalled = false
+                    state.payload = []
+                    state.zeroLengthPacketDue = false
                 }
             }
             return .accept
@@ -210,32 +217,61 @@ public final class UVCCameraDevice: USBDeviceBehavior {
 
     // MARK: Video payloads
 
+    /// The bulk endpoint is a byte stream cut into payloads: each IN request gets the next
+    /// bytes of the current payload (libusb splits a large transfer into 16 KiB requests), and
+    /// a payload ends with a short packet, or with a zero-length one when its length is a
+    /// multiple of the packet size and below `dwMaxPayloadTransferSize` (USB 2.0 5.8.3).
     public func transferIn(endpoint: UInt8, maxLength: Int) -> USBInReply {
         guard endpoint == UVCCameraDescriptors.endpoint else { return .notReady }
         return state.withLock { state -> USBInReply in
-            guard let committed = state.committed, let format = format(index: committed[2], frame: committed[3]),
-                let formatNumber = formats.firstIndex(of: format)
-            else { return .notReady }
             if state.stalled { return .stall }
-            let interval = Int(UInt32(committed[4]) | UInt32(committed[5]) << 8 | UInt32(committed[6]) << 16 | UInt32(committed[7]) << 24)
-            while true {
-                let position = UVCCameraFault.Position(frame: state.frameNumber, payload: state.payloadNumber)
-                let fault = state.faults.firstIndex { $0.position == position }.map { state.faults.remove(at: $0) }
-                if case .stall = fault {
+            if state.zeroLengthPacketDue {
+                state.zeroLengthPacketDue = false
+                return .data([])
+            }
+            if state.payload.isEmpty {
+                switch nextPayloadWithFaults(&state) {
+                case .none: return .notReady
+                case .some(.none):
                     state.stalled = true
                     return .stall
+                case .some(.some(let payload)):
+                    state.payload = payload
+                    state.payloadOffset = 0
                 }
-                var payload = nextPayload(
-                    &state, format: format, ramp: ramps[formatNumber], room: min(maxLength, payloadSize), interval: interval)
-                switch fault {
-                case .drop: continue
-                case .errorBit: payload[1] |= 0x40
-                case .truncate: payload.removeLast((payload.count - 12) / 2)
-                case .badHeader: payload[0] = UInt8(min(255, payload.count + 1))
-                case .stall, nil: break
-                }
-                return .data(payload)
             }
+            let count = min(maxLength, state.payload.count - state.payloadOffset)
+            let chunk = Array(state.payload[state.payloadOffset..<(state.payloadOffset + count)])
+            state.payloadOffset += count
+            if state.payloadOffset == state.payload.count {
+                let length = state.payload.count
+                state.zeroLengthPacketDue = count == maxLength && length % 512 == 0 && length < payloadSize
+                state.payload = []
+            }
+            return .data(chunk)
+        }
+    }
+
+    /// The next payload with its fault applied: `nil` when not streaming, `.some(nil)` for a
+    /// stall.
+    private func nextPayloadWithFaults(_ state: inout State) -> [UInt8]?? {
+        guard let committed = state.committed, let format = format(index: committed[2], frame: committed[3]),
+            let formatNumber = formats.firstIndex(of: format)
+        else { return nil }
+        let interval = Int(UInt32(committed[4]) | UInt32(committed[5]) << 8 | UInt32(committed[6]) << 16 | UInt32(committed[7]) << 24)
+        while true {
+            let position = UVCCameraFault.Position(frame: state.frameNumber, payload: state.payloadNumber)
+            let fault = state.faults.firstIndex { $0.position == position }.map { state.faults.remove(at: $0) }
+            if case .stall = fault { return .some(nil) }
+            var payload = nextPayload(&state, format: format, ramp: ramps[formatNumber], room: payloadSize, interval: interval)
+            switch fault {
+            case .drop: continue
+            case .errorBit: payload[1] |= 0x40
+            case .truncate: payload.removeLast((payload.count - 12) / 2)
+            case .badHeader: payload[0] = 1  // shorter than the two bytes every header has
+            case .stall, nil: break
+            }
+            return payload
         }
     }
 

@@ -7,7 +7,7 @@ public enum UVCCameraFault: Sendable, Hashable {
     case truncate(frame: Int, payload: Int)
     /// The payload is never sent (the next one follows at once).
     case drop(frame: Int, payload: Int)
-    /// The payload's header length says more bytes than the payload has.
+    /// The payload's header length is 1, shorter than any header.
     case badHeader(frame: Int, payload: Int)
     /// From this payload on, the video endpoint stalls.
     case stall(frame: Int, payload: Int)

@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s <gray8|gray16|yuyv> <width> <height> <fps> <frames>\n", argv[0]);
         return 2;
     }
+    setvbuf(stdout, NULL, _IONBF, 0); /* every line reaches the parent, even before a crash */
     struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     if (strcmp(argv[1], "gray8") == 0) t.format = UVC_FRAME_FORMAT_GRAY8;
     else if (strcmp(argv[1], "gray16") == 0) t.format = UVC_FRAME_FORMAT_GRAY16;
@@ -95,7 +96,9 @@ int main(int argc, char **argv) {
     uvc_error_t res = uvc_init(&ctx, NULL);
     if (res < 0) return fail("uvc_init", res);
     if ((res = uvc_find_device(ctx, &dev, 0, 0, NULL)) < 0) return fail("uvc_find_device", res);
+    printf("found a UVC device\n");
     if ((res = uvc_open(dev, &devh)) < 0) return fail("uvc_open", res);
+    printf("opened it\n");
     if ((res = uvc_get_stream_ctrl_format_size(devh, &ctrl, t.format, t.width, t.height, fps)) < 0)
         return fail("uvc_get_stream_ctrl_format_size", res);
     printf("negotiated: format %u frame %u interval %u, frame size %u, payload size %u\n", ctrl.bFormatIndex,
