@@ -3,8 +3,14 @@
  *
  * Usage: libuvc_check <gray8|gray16|yuyv> <width> <height> <fps> <frames>
  *
- * Runs as a child of the process that holds the umockdev testbed with the simulated camera
- * (umockdev children inherit the sandbox). It finds the camera (uvc_find_device), opens it,
+ * It must run where the umockdev testbed with the simulated camera is: as a child of the
+ * process holding it (umockdev children inherit the sandbox), or built as a shared library
+ * (-DLIBUVC_CHECK_LIBRARY) and called in that process (`libuvc_check_run`).
+ *
+ * STATUS: not part of the test suite. Both ways, libuvc finds the simulated camera
+ * (uvc_find_device) and then glibc aborts ("malloc(): unaligned fastbin chunk detected"):
+ * valgrind shows a REAPURB answer written into a URB that libusb had already freed, after
+ * libusb's synchronous control transfers (string descriptors). See the driver's README. It finds the camera (uvc_find_device), opens it,
  * negotiates the format (uvc_get_stream_ctrl_format_size: SET_CUR/GET_CUR probe), starts
  * streaming (commit, bulk transfers) and checks that `frames` frames arrive with the right
  * size and the simulator's test pattern: frame n, row y, byte i is (i + y + n) mod 256 for
@@ -73,12 +79,12 @@ static int fail(const char *what, uvc_error_t error) {
     return 1;
 }
 
-int main(int argc, char **argv) {
+int libuvc_check_run(int argc, char **argv) {
     if (argc != 6) {
         fprintf(stderr, "usage: %s <gray8|gray16|yuyv> <width> <height> <fps> <frames>\n", argv[0]);
         return 2;
     }
-    setvbuf(stdout, NULL, _IONBF, 0); /* every line reaches the parent, even before a crash */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     if (strcmp(argv[1], "gray8") == 0) t.format = UVC_FRAME_FORMAT_GRAY8;
     else if (strcmp(argv[1], "gray16") == 0) t.format = UVC_FRAME_FORMAT_GRAY16;
@@ -129,3 +135,7 @@ int main(int argc, char **argv) {
     printf("OK %d frames\n", frames);
     return 0;
 }
+
+#ifndef LIBUVC_CHECK_LIBRARY
+int main(int argc, char **argv) { return libuvc_check_run(argc, argv); }
+#endif
