@@ -15,7 +15,7 @@ public enum USBInReply: Sendable, Hashable {
     /// The bytes sent (cut to the host's buffer length).
     case data([UInt8])
     /// Nothing to send yet (the device NAKs): the request stays pending and is offered again
-    /// on the host's next poll, until it times out or is cancelled.
+    /// at the host's next request or reap, until it times out or is cancelled.
     case notReady
     /// The endpoint is halted: the host sees a STALL.
     case stall

@@ -13,9 +13,9 @@ import LabvisorHardware
 /// URBs: a submitted URB is answered at once when it can be (control requests, OUT data, IN
 /// data the behavior has ready) and queued as "completed" until libusb reaps it; an IN URB
 /// whose behavior says `notReady` waits in a per-endpoint FIFO and is offered to the behavior
-/// again on every later ioctl (libusb reaps continuously while a device is open). A bulk IN
-/// URB answered short ends its transfer: the URBs libusb split the same transfer into
-/// (flagged BULK_CONTINUATION) complete without data, as the kernel does. Discarded
+/// again on every later ioctl (each reap of libusb's event thread is one). A bulk IN URB
+/// answered short ends its transfer: the URBs libusb split the same transfer into (flagged
+/// BULK_CONTINUATION) complete without data, as the kernel does. Discarded
 /// URBs complete with `-ENOENT`. After `unplug()`, pending URBs complete with `-ESHUTDOWN`
 /// and new ones fail with `ENODEV`, which libusb reports as NO_DEVICE.
 ///
