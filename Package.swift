@@ -134,6 +134,7 @@ let package = Package(
                 "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
                 "LabvisorClient",  // wire.echo calls a real labvisord
                 "LabvisorDriverKit", "ZaberASCII", "ZaberASCIISimulator",  // zaber.getpos
+                "UVCCamera", "UVCCameraSimulator",  // camera.stream: the driver against its simulator
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -15,6 +15,8 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
     /// The instrument's call queue.
     public let queue: CallQueue
     private let connection: DriverConnection
+    /// The instrument's data streams (camera frames), by name; finished at shutdown.
+    public let streams: FrameStreams
     private let methods: [String: DriverMethod<Driver>]
     private let properties: [String: DriverProperty<Driver>]
     private let shutdownStarted = LockedState(false)
@@ -36,7 +38,7 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
             }
             return DriverHost(context: context, driver: driver, identification: identification, events: events)
         } catch {
-            Self.close(context.connection)
+            await context.connection.close()
             throw error
         }
     }
@@ -58,6 +60,18 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         return try await open(context, events: events, openTimeout: openTimeout)
     }
 
+    /// Opens the USB device discovery reported (`transport` must be the manifest's usb
+    /// transport), then the driver on it; frames it publishes go to `streams`.
+    public static func open(
+        instrument: String, identity: DeviceIdentity, transport: DriverTransport, usb: USBContext,
+        events: (any EventSink)? = nil, streams: FrameStreams = FrameStreams(), openTimeout: Duration = .seconds(10)
+    ) async throws -> DriverHost<Driver> {
+        let connection = try DriverConnection.open(transport, identity: identity, usb: usb)
+        let context = DriverContext(
+            instrument: instrument, connection: connection, identity: identity, events: events, streams: streams)
+        return try await open(context, events: events, openTimeout: openTimeout)
+    }
+
     private init(
         context: DriverContext, driver: Driver, identification: InstrumentIdentification, events: (any EventSink)?
     ) {
@@ -66,6 +80,7 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         self.identification = identification
         self.driver = driver
         connection = context.connection
+        streams = context.streams
         queue = CallQueue(instrument: context.instrument, events: events)
         methods = Dictionary(Driver.methods.map { ($0.schema.name, $0) }, uniquingKeysWith: { first, _ in first })
         properties = Dictionary(Driver.properties.map { ($0.schema.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -127,20 +142,29 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
             return !started
         }
         guard first else { return }
-        defer {
-            queue.close(with: .closed("instrument \(instrument)"))
-            Self.close(connection)
-        }
         let driver = self.driver
+        let outcome: Result<Void, any Error>
         do {
             // An immediate turn: interrupts the call in progress and runs once it has ended.
             try await queue.perform("shutdown", timeout: timeout, immediate: true) {
                 try await driver.shutdown()
             }
+            outcome = .success(())
         } catch let error as LabvisorError where error.code == .deviceGone || error.code == .closed {
             // The queue was closed by an unplug: run the shutdown directly (nothing else runs).
-            try await Self.withTimeout(timeout, "shutting down \(instrument)") { try await driver.shutdown() }
+            do {
+                try await Self.withTimeout(timeout, "shutting down \(instrument)") { try await driver.shutdown() }
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
+            }
+        } catch {
+            outcome = .failure(error)
         }
+        queue.close(with: .closed("instrument \(instrument)"))
+        await connection.close()
+        streams.finishAll()
+        try outcome.get()
     }
 
     // MARK: - Internals
@@ -164,13 +188,6 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
     private func checkOpen(_ call: String) throws(LabvisorError) {
         if shutdownStarted.withLock({ $0 }) {
             throw LabvisorError.closed("instrument \(instrument) (shut down before \(call) ran)")
-        }
-    }
-
-    private static func close(_ connection: DriverConnection) {
-        switch connection {
-        case .serial(let port, _): port.close()
-        case .none: break
         }
     }
 

@@ -7,6 +7,8 @@ public protocol HostedInstrument: AnyObject, Sendable {
     var interface: InstrumentInterface { get }
     /// What the device said it is when the driver opened.
     var identification: InstrumentIdentification { get }
+    /// The instrument's data streams (camera frames), by name.
+    var streams: FrameStreams { get }
 
     /// Calls `method` with `arguments`, checked against its schema first, in turn on the
     /// instrument's call queue (immediate methods interrupt the call in progress).

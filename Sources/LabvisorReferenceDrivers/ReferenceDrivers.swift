@@ -8,6 +8,8 @@ import ThorlabsAPT
 import ThorlabsAPTSimulator
 import ZaberASCII
 import ZaberASCIISimulator
+import UVCCamera
+import UVCCameraSimulator
 
 /// The reference drivers and their simulators, by driver id: what the daemon runs and
 /// `labvisor simulate` serves. Add a driver here after creating its folder under `drivers/`.
@@ -18,6 +20,16 @@ public enum ReferenceDrivers {
         DriverCatalog.Entry(CoherentOBISDriver.self),
         DriverCatalog.Entry(ThorlabsAPTDriver.self),
         DriverCatalog.Entry(ZaberASCIIDriver.self),
+        DriverCatalog.Entry(UVCCameraDriver.self),
+    ])
+
+    /// Every simulator of a USB instrument (for a `SimulatedUSBDevice` in a umockdev testbed).
+    public static let usbSimulators = USBSimulatorCatalog([
+        USBSimulatorCatalog.Entry(id: "uvc-camera", summary: "UVC camera: GREY, Y16 and YUY2 over bulk, exposure controls") {
+            let camera = UVCCameraDevice()
+            return USBSimulation(
+                descriptors: camera.descriptors, behavior: camera, kernelDrivers: [0: "uvcvideo", 1: "uvcvideo"])
+        }
     ])
 
     /// Every simulator of a serial instrument.

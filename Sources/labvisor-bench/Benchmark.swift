@@ -10,4 +10,5 @@ struct Benchmark: Sendable {
 
 /// Every benchmark, in the order they run. Later issues append theirs.
 let allBenchmarks: [Benchmark] =
-    coreBenchmarks + serialBenchmarks + discoveryBenchmarks + usbBenchmarks + zaberBenchmarks + wireBenchmarks
+    coreBenchmarks + serialBenchmarks + discoveryBenchmarks + usbBenchmarks + zaberBenchmarks + cameraBenchmarks
+        + wireBenchmarks

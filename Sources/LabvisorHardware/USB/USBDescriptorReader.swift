@@ -43,12 +43,19 @@ enum USBDescriptorReader {
                 return USBAlternateSetting(
                     interfaceNumber: setting.bInterfaceNumber, alternateSetting: setting.bAlternateSetting,
                     interfaceClass: setting.bInterfaceClass, interfaceSubclass: setting.bInterfaceSubClass,
-                    interfaceProtocol: setting.bInterfaceProtocol, endpoints: endpoints)
+                    interfaceProtocol: setting.bInterfaceProtocol, endpoints: endpoints,
+                    extra: bytes(setting.extra, count: setting.extra_length))
             }
             return USBInterfaceInfo(number: settings.first?.interfaceNumber ?? UInt8(index), alternateSettings: settings)
         }
         return USBConfigurationInfo(
             value: config.bConfigurationValue, attributes: config.bmAttributes, maxPower: config.MaxPower,
-            interfaces: interfaces)
+            interfaces: interfaces, extra: bytes(config.extra, count: config.extra_length))
+    }
+
+    /// A copy of libusb's `extra` descriptor bytes.
+    private static func bytes(_ pointer: UnsafePointer<UInt8>?, count: Int32) -> [UInt8] {
+        guard let pointer, count > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: pointer, count: Int(count)))
     }
 }

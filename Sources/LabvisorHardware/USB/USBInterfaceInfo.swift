@@ -12,12 +12,16 @@ public struct USBAlternateSetting: Sendable, Hashable, Codable {
     public var interfaceProtocol: UInt8
     /// The endpoints of this setting, in descriptor order.
     public var endpoints: [USBEndpointInfo]
+    /// The class-specific descriptors that follow the interface descriptor, raw (libusb's
+    /// `extra`: a video interface's VC/VS descriptors), empty for most devices.
+    public var extra: [UInt8]
 
     /// Creates an alternate setting description.
     public init(
         interfaceNumber: UInt8, alternateSetting: UInt8 = 0, interfaceClass: UInt8, interfaceSubclass: UInt8 = 0,
-        interfaceProtocol: UInt8 = 0, endpoints: [USBEndpointInfo]
+        interfaceProtocol: UInt8 = 0, endpoints: [USBEndpointInfo], extra: [UInt8] = []
     ) {
+        self.extra = extra
         self.interfaceNumber = interfaceNumber
         self.alternateSetting = alternateSetting
         self.interfaceClass = interfaceClass
@@ -51,9 +55,16 @@ public struct USBConfigurationInfo: Sendable, Hashable, Codable {
     public var maxPower: UInt8
     /// The interfaces, in descriptor order.
     public var interfaces: [USBInterfaceInfo]
+    /// The descriptors between the configuration descriptor and the first interface, raw
+    /// (libusb's `extra`: interface association descriptors), usually empty.
+    public var extra: [UInt8]
 
     /// Creates a configuration description.
-    public init(value: UInt8 = 1, attributes: UInt8 = 0x80, maxPower: UInt8 = 50, interfaces: [USBInterfaceInfo]) {
+    public init(
+        value: UInt8 = 1, attributes: UInt8 = 0x80, maxPower: UInt8 = 50, interfaces: [USBInterfaceInfo],
+        extra: [UInt8] = []
+    ) {
+        self.extra = extra
         self.value = value
         self.attributes = attributes
         self.maxPower = maxPower

@@ -54,15 +54,17 @@ public struct SimulatedUSBDescriptors: Sendable, Hashable {
         ]
     }
 
-    /// The configuration descriptor with its interface and endpoint descriptors.
+    /// The configuration descriptor with its interface and endpoint descriptors (and the
+    /// configuration's and settings' `extra` class-specific descriptors where they belong).
     public var configurationDescriptor: [UInt8] {
-        var body: [UInt8] = []
+        var body: [UInt8] = configuration.extra
         for interface in configuration.interfaces {
             for setting in interface.alternateSettings {
                 body += [
                     9, 0x04, setting.interfaceNumber, setting.alternateSetting, UInt8(setting.endpoints.count),
                     setting.interfaceClass, setting.interfaceSubclass, setting.interfaceProtocol, 0,
                 ]
+                body += setting.extra
                 for endpoint in setting.endpoints {
                     body += [
                         7, 0x05, endpoint.address, endpoint.transferType.attributeBits, lo(endpoint.maxPacketSize),

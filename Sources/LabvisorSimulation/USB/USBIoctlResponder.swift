@@ -13,8 +13,12 @@ import LabvisorHardware
 /// URBs: a submitted URB is answered at once when it can be (control requests, OUT data, IN
 /// data the behavior has ready) and queued as "completed" until libusb reaps it; an IN URB
 /// whose behavior says `notReady` waits in a per-endpoint FIFO and is offered to the behavior
-/// again on every later ioctl (each reap of libusb's event thread is one). Discarded
-/// URBs complete with `-ENOENT`. After `unplug()`, pending URBs complete with `-ESHUTDOWN`
+/// again on every later ioctl (each reap of libusb's event thread is one). A bulk IN URB
+/// answered short ends its transfer: the URBs libusb split the same transfer into (flagged
+/// BULK_CONTINUATION) complete without data, as the kernel does. Discarded
+/// URBs complete with `-ENOENT`. Completed URBs are kept per connection (one per open file
+/// descriptor, as the kernel keeps them per file): a second handle on the device (libuvc opens
+/// one to read strings) never reaps the first one's URBs. After `unplug()`, pending URBs complete with `-ESHUTDOWN`
 /// and new ones fail with `ENODEV`, which libusb reports as NO_DEVICE.
 ///
 /// Every handler call comes on umockdev's ioctl thread; `unplug()` and the observers come
@@ -44,6 +48,12 @@ final class USBIoctlResponder: Sendable {
         let clientAddress: UInt
         let endpoint: UInt8
         let length: Int
+        /// The connection (one per open file descriptor) that submitted it: only that one
+        /// reaps it, as the kernel keeps completed URBs per file.
+        let owner: UInt
+        /// `USBDEVFS_URB_*` flags: libusb splits a large bulk transfer into 16 KiB URBs, all
+        /// but the first marked BULK_CONTINUATION and all but the last SHORT_NOT_OK.
+        let flags: UInt32
     }
 
     /// What the device side saw, for tests.
@@ -59,7 +69,11 @@ final class USBIoctlResponder: Sendable {
     private struct State {
         var gone = false
         var pendingIn: [UInt8: [URB]] = [:]
-        var completed: [IoctlData] = []
+        /// IN endpoints whose last URB ended short: their BULK_CONTINUATION URBs (the rest of
+        /// the same transfer) complete at once without data, as the kernel does.
+        var endedShort: Set<UInt8> = []
+        /// Completed URBs waiting to be reaped, by the connection that submitted them.
+        var completed: [UInt: [IoctlData]] = [:]
         var seen = Observations()
     }
 
@@ -84,7 +98,7 @@ final class USBIoctlResponder: Sendable {
                 urb.buffer?.unref()
                 urb.data.unref()
             }
-            for data in state.completed { data.unref() }
+            for data in state.completed.values.joined() { data.unref() }
         }
     }
 
@@ -113,11 +127,14 @@ final class USBIoctlResponder: Sendable {
             umockdev_ioctl_client_complete(client, -1, EFAULT)
             return
         }
-        let (result, error) = answer(cusbdevfs_classify(request), arg: arg)
+        // umockdev keeps one client object per connection (per open file descriptor).
+        let (result, error) = answer(cusbdevfs_classify(request), arg: arg, owner: UInt(bitPattern: client))
         umockdev_ioctl_client_complete(client, result, error)
     }
 
-    private func answer(_ request: cusbdevfs_request, arg: UnsafeMutablePointer<UMockdevIoctlData>) -> (Int, Int32) {
+    private func answer(
+        _ request: cusbdevfs_request, arg: UnsafeMutablePointer<UMockdevIoctlData>, owner: UInt
+    ) -> (Int, Int32) {
         switch request {
         case CUSBDEVFS_GET_CAPABILITIES:
             return withResolved(arg, size: 4) { bytes in
@@ -125,11 +142,11 @@ final class USBIoctlResponder: Sendable {
                 return (0, 0)
             }
         case CUSBDEVFS_SUBMITURB:
-            return submit(arg)
+            return submit(arg, owner: owner)
         case CUSBDEVFS_REAPURB, CUSBDEVFS_REAPURBNDELAY:
-            return reap(arg)
+            return reap(arg, owner: owner)
         case CUSBDEVFS_DISCARDURB:
-            return discard(arg)
+            return discard(arg, owner: owner)
         default:
             break
         }
@@ -215,7 +232,7 @@ final class USBIoctlResponder: Sendable {
 
     // MARK: URBs
 
-    private func submit(_ arg: UnsafeMutablePointer<UMockdevIoctlData>) -> (Int, Int32) {
+    private func submit(_ arg: UnsafeMutablePointer<UMockdevIoctlData>, owner: UInt) -> (Int, Int32) {
         guard let urbObject = umockdev_ioctl_data_resolve(arg, 0, gsize(MemoryLayout<usbdevfs_urb>.size), nil) else {
             return (-1, EFAULT)
         }
@@ -233,7 +250,7 @@ final class USBIoctlResponder: Sendable {
         }
         let urb = URB(
             data: data, buffer: buffer, clientAddress: UInt(urbObject.pointee.client_addr), endpoint: urbStruct.endpoint,
-            length: length)
+            length: length, owner: owner, flags: urbStruct.flags)
         let type = Int32(urbStruct.type)
         return state.withLock { state in
             guard !state.gone else {
@@ -313,6 +330,14 @@ final class USBIoctlResponder: Sendable {
     private func pump(_ state: inout State) {
         for endpoint in state.pendingIn.keys {
             while let urb = state.pendingIn[endpoint]?.first {
+                if urb.flags & UInt32(USBDEVFS_URB_BULK_CONTINUATION) == 0 {
+                    state.endedShort.remove(endpoint)
+                } else if state.endedShort.contains(endpoint) {
+                    // The transfer this URB continues ended short: the device is not asked.
+                    state.pendingIn[endpoint]!.removeFirst()
+                    finish(urb, status: -EREMOTEIO, actualLength: 0, into: &state)
+                    continue
+                }
                 let reply = behavior.transferIn(endpoint: endpoint, maxLength: urb.length)
                 if case .notReady = reply { break }
                 state.pendingIn[endpoint]!.removeFirst()
@@ -322,7 +347,10 @@ final class USBIoctlResponder: Sendable {
                     if count > 0, let buffer = urb.buffer {
                         UnsafeMutableRawPointer(buffer.pointer.pointee.data).copyMemory(from: bytes, byteCount: count)
                     }
-                    finish(urb, status: 0, actualLength: count, into: &state)
+                    let short = count < urb.length
+                    if short { state.endedShort.insert(endpoint) }
+                    let refused = short && urb.flags & UInt32(USBDEVFS_URB_SHORT_NOT_OK) != 0
+                    finish(urb, status: refused ? -EREMOTEIO : 0, actualLength: count, into: &state)
                 case .stall:
                     finish(urb, status: -EPIPE, actualLength: 0, into: &state)
                 case .notReady:
@@ -337,13 +365,16 @@ final class USBIoctlResponder: Sendable {
         urb.data.urb.pointee.status = status
         urb.data.urb.pointee.actual_length = Int32(actualLength)
         urb.buffer?.unref()  // the URB object keeps its resolved buffer until it is reaped
-        state.completed.append(urb.data)
+        state.completed[urb.owner, default: []].append(urb.data)
     }
 
-    private func reap(_ arg: UnsafeMutablePointer<UMockdevIoctlData>) -> (Int, Int32) {
+    private func reap(_ arg: UnsafeMutablePointer<UMockdevIoctlData>, owner: UInt) -> (Int, Int32) {
         let (next, gone): (IoctlData?, Bool) = state.withLock { state in
-            if state.completed.isEmpty { pump(&state) }
-            return (state.completed.isEmpty ? nil : state.completed.removeFirst(), state.gone)
+            if state.completed[owner, default: []].isEmpty { pump(&state) }
+            guard var queue = state.completed[owner], !queue.isEmpty else { return (nil, state.gone) }
+            let next = queue.removeFirst()
+            state.completed[owner] = queue.isEmpty ? nil : queue
+            return (next, state.gone)
         }
         guard let next else { return gone ? (-1, ENODEV) : (-1, EAGAIN) }
         guard let slot = umockdev_ioctl_data_resolve(arg, 0, gsize(MemoryLayout<UnsafeRawPointer>.size), nil) else {
@@ -356,12 +387,14 @@ final class USBIoctlResponder: Sendable {
         return (0, 0)
     }
 
-    private func discard(_ arg: UnsafeMutablePointer<UMockdevIoctlData>) -> (Int, Int32) {
+    private func discard(_ arg: UnsafeMutablePointer<UMockdevIoctlData>, owner: UInt) -> (Int, Int32) {
         guard arg.pointee.data_len >= MemoryLayout<UInt>.size else { return (-1, EINVAL) }
         let address = UnsafeRawPointer(arg.pointee.data).loadUnaligned(as: UInt.self)
         return state.withLock { state in
             for (endpoint, queue) in state.pendingIn {
-                guard let index = queue.firstIndex(where: { $0.clientAddress == address }) else { continue }
+                guard let index = queue.firstIndex(where: { $0.clientAddress == address && $0.owner == owner }) else {
+                    continue
+                }
                 let urb = state.pendingIn[endpoint]!.remove(at: index)
                 state.seen.urbsDiscarded += 1
                 finish(urb, status: -ENOENT, actualLength: 0, into: &state)

@@ -1,1 +1,0 @@
-// Arrives with the driver (issue 4); replace this file.
