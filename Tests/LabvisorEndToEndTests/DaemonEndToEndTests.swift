@@ -210,6 +210,11 @@ struct CommandLineEndToEndTests {
 
     @Test func lockRunsTheCommandUnderTheLease() async throws {
         let daemon = try await DaemonProcess()
+        // This connection uses the heater first, so its driver session stays open after the
+        // command's own connection ends (else the 2 s linger may shut it down, heater off,
+        // before the check below on a slow run).
+        let client = try await daemon.connect()
+        #expect(try await client.get(heater, "heating") == false)
         let script = #"""
             "$LABVISOR_CLI" call heater-1 heatOn || exit 9
             echo "instruments=$LABVISOR_INSTRUMENTS"
@@ -219,7 +224,6 @@ struct CommandLineEndToEndTests {
         #expect(lock.status == 7, "lock exits with the command's status: \(lock.errors)")
         #expect(lock.output.contains("instruments=\(heater)"))
         // The command's call ran under the lease: the heater is on; and the lease is gone now.
-        let client = try await daemon.connect()
         #expect(try await client.get(heater, "heating") == true)
         let lease = try await client.acquire([heater])
         try await client.release(lease)
