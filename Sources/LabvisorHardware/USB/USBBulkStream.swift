@@ -124,6 +124,19 @@ public final class USBBulkStream: AsyncSequence, Sendable {
     /// - Throws: `timeout`; the error that ended the stream (once, after the payloads before
     ///   it); `LabvisorError.cancelled`. One reader at a time.
     public func next(timeout: Duration? = nil) async throws(LabvisorError) -> [UInt8]? {
+        do {
+            return try await waitForPayload(timeout: timeout)
+        } catch let error where error.code == .driverFault && error.fields["reason"] == "error" {
+            // A plain transfer error is what an unplug often looks like first (EPROTO before
+            // ENODEV on real controllers): ask the device before calling it a fault.
+            if await device.isUnplugged() {
+                throw USBErrors.gone(device.info, while: "a bulk IN stream on endpoint \(USBControlSetup.hex(endpoint))")
+            }
+            throw error
+        }
+    }
+
+    private func waitForPayload(timeout: Duration?) async throws(LabvisorError) -> [UInt8]? {
         let state = state
         let label = "USB stream on endpoint \(USBControlSetup.hex(endpoint)) of USB device \(device.info.label)"
         do {

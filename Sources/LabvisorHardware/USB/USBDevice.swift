@@ -48,6 +48,19 @@ public final class USBDevice: Sendable {
     /// Whether a transfer or call found the device unplugged.
     public var isGone: Bool { state.withLock { $0.gone } }
 
+    /// Whether the device is unplugged: known gone, or a standard GET_STATUS request (250 ms)
+    /// fails with `deviceGone`. For telling an unplug from a device fault after a transfer
+    /// error.
+    public func isUnplugged() async -> Bool {
+        if isGone { return true }
+        do {
+            _ = try await control(requestType: 0x80, request: 0x00, value: 0, index: 0, length: 2, timeout: .milliseconds(250))
+            return false
+        } catch {
+            return error.code == .deviceGone || isGone
+        }
+    }
+
     /// Whether `close()` was called.
     public var isClosed: Bool { state.withLock { $0.closed } }
 

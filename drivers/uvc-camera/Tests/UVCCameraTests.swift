@@ -124,14 +124,16 @@ struct UVCCameraTests {
         guard try await UmockdevReexec.runHere(suite: Self.suite) else { return }
         let rig = try CameraRig()
         try await rig.withHost { host in
-            let grey = try await streamFrames(host, rig, format: "GREY", width: 640, height: 480, count: 6)
-            #expect(grey.map { frameNumber($0, interval: 333_333) } == Array(0..<6) || rig.frames.dropped > 0)
-            _ = try await streamFrames(host, rig, format: "YUY2", width: 640, height: 480, count: 3)
-            _ = try await streamFrames(host, rig, format: "Y16", width: 2048, height: 2048, count: 2)
+            // Few frames of each: under ThreadSanitizer every 16 KiB URB through umockdev is slow,
+            // and one 8 MiB Y16 frame is 512 of them.
+            let grey = try await streamFrames(host, rig, format: "GREY", width: 640, height: 480, count: 4)
+            #expect(grey.map { frameNumber($0, interval: 333_333) } == Array(0..<4) || rig.frames.dropped > 0)
+            _ = try await streamFrames(host, rig, format: "YUY2", width: 640, height: 480, count: 2)
+            _ = try await streamFrames(host, rig, format: "Y16", width: 2048, height: 2048, count: 1)
             #expect(try await host.read("droppedFrames", timeout: Self.call) == 0)
             #expect(try await host.read("corruptPayloads", timeout: Self.call) == 0)
             let delivered = try #require(try await host.read("frameCount", timeout: Self.call).number)
-            #expect(Int(delivered) >= 11)
+            #expect(Int(delivered) >= 7)
         }
     }
 
