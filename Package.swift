@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "LabvisorUmockdevTests",
             dependencies: [
-                "LabvisorHardware", "LabvisorSimulation",
+                "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -5,7 +5,7 @@
 #
 # Hardware tests run the real libudev code against umockdev testbeds. They need umockdev's
 # preload library; each of them re-runs itself in a child process under `umockdev-wrapper`
-# (Tests/LabvisorUmockdevTests/UmockdevReexec.swift), so a plain `swift test` runs them too.
+# (Sources/LabvisorDriverTesting/UmockdevReexec.swift), so a plain `swift test` runs them too.
 # Every pass must show them passing (REQUIRED_SUITES), so they can never silently not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

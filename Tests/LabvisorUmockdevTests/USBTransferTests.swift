@@ -1,3 +1,4 @@
+import LabvisorDriverTesting
 import LabvisorCore
 import LabvisorHardware
 import LabvisorSimulation

@@ -1,3 +1,4 @@
+import LabvisorDriverTesting
 import Foundation
 import LabvisorDriverKit
 import LabvisorSimulation

@@ -1,9 +1,8 @@
 import Foundation
 import Testing
 
-/// Runs umockdev tests under umockdev's preload library from a plain `swift test` (the same
-/// logic as Tests/LabvisorUmockdevTests/UmockdevReexec.swift: test targets cannot share a
-/// file, and LabvisorSimulation must not import Testing).
+/// Runs umockdev tests under umockdev's preload library from a plain `swift test` (shared by
+/// the hardware tests and the drivers' umockdev tests; only test targets link this module).
 ///
 /// A test calls `UmockdevReexec.runHere()` first. In a process that already has the preload
 /// (`LD_PRELOAD` names `libumockdev-preload`), it returns `true` and the test runs here. Otherwise
@@ -11,17 +10,17 @@ import Testing
 /// swift-testing --filter <suite>/<test>`, waits for it (bounded), records an issue with the
 /// child's output unless exactly one test ran there and passed without a ThreadSanitizer
 /// report, and returns `false`. No umockdev-wrapper: the test fails, it is never skipped.
-enum UmockdevReexec {
+public enum UmockdevReexec {
     /// How long a child may take before it is killed and the test fails.
-    static let childTimeLimit: Duration = .seconds(60)
+    public static let childTimeLimit: Duration = .seconds(60)
 
     /// Whether the preload library is loaded in this process.
-    static var hasPreload: Bool {
+    public static var hasPreload: Bool {
         (ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? "").contains("libumockdev-preload")
     }
 
     /// `true`: run the test body here. `false`: the test ran in a child (its outcome is recorded).
-    static func runHere(
+    public static func runHere(
         suite: String, test: String = #function, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Bool {
         if hasPreload { return true }
