@@ -88,21 +88,21 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
 
     public func invoke(_ method: String, arguments: [String: JSONValue], timeout: Duration?) async throws -> JSONValue {
         let declared = try lookUp(method)
-        let checked = try declared.schema.validate(arguments: arguments)
+        let checked = try declared.check(arguments)
         let driver = self.driver
         return try await queue.perform(method, timeout: timeout, immediate: declared.schema.immediate) {
             try self.checkOpen(method)
-            return try await declared.invoke(on: driver, arguments: checked)
+            return try await declared.run(on: driver, checked)
         }
     }
 
     public func invokeOneway(_ method: String, arguments: [String: JSONValue], timeout: Duration?) throws -> UInt64 {
         let declared = try lookUp(method)
-        let checked = try declared.schema.validate(arguments: arguments)
+        let checked = try declared.check(arguments)
         let driver = self.driver
         return try queue.performOneway(method, timeout: timeout, immediate: declared.schema.immediate) {
             try self.checkOpen(method)
-            return try await declared.invoke(on: driver, arguments: checked)
+            return try await declared.run(on: driver, checked)
         }
     }
 
@@ -117,15 +117,11 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
 
     public func write(_ property: String, value: JSONValue, timeout: Duration?) async throws {
         let declared = try lookUpProperty(property)
-        guard declared.schema.writable else {
-            try await declared.write(value, to: driver)  // throws the read-only error
-            return
-        }
-        let checked = try declared.schema.value.validate(value, as: property)
+        let checked = try declared.check(value)
         let driver = self.driver
         try await queue.perform("set \(property)", timeout: timeout) {
             try self.checkOpen("set \(property)")
-            try await declared.write(checked, to: driver)
+            try await declared.store(checked, to: driver)
         }
     }
 

@@ -54,7 +54,18 @@ public struct DriverMethod<Driver: InstrumentDriver>: Sendable {
     ///
     /// - Throws: `invalidArgument` before the driver runs; then whatever the driver throws.
     public func invoke(on driver: Driver, arguments: [String: JSONValue]) async throws -> JSONValue {
-        let checked = try schema.validate(arguments: arguments)
-        return try await body(driver, Arguments(values: checked, method: schema.name))
+        try await run(on: driver, check(arguments))
+    }
+
+    /// Checks `arguments` against the schema (defaults filled in, values canonical).
+    ///
+    /// - Throws: `invalidArgument` naming the argument.
+    public func check(_ arguments: [String: JSONValue]) throws(LabvisorError) -> Arguments {
+        Arguments(values: try schema.validate(arguments: arguments), method: schema.name)
+    }
+
+    /// Runs the method with arguments `check(_:)` returned.
+    public func run(on driver: Driver, _ arguments: Arguments) async throws -> JSONValue {
+        try await body(driver, arguments)
     }
 }

@@ -55,11 +55,28 @@ public struct DriverProperty<Driver: InstrumentDriver>: Sendable {
     /// - Throws: `invalidArgument` (bad value, or a read-only property) before the driver
     ///   runs; then whatever the driver throws.
     public func write(_ value: JSONValue, to driver: Driver) async throws {
-        guard let setter else {
+        try await store(check(value), to: driver)
+    }
+
+    /// Checks a value to write: the property must be writable and the value valid.
+    ///
+    /// - Returns: the value in canonical form, for `store(_:to:)`.
+    /// - Throws: `invalidArgument` naming the property (bad value, or read-only).
+    public func check(_ value: JSONValue) throws(LabvisorError) -> JSONValue {
+        guard setter != nil else {
             var error = LabvisorError.invalidArgument(schema.name, "property '\(schema.name)' is read-only")
             error.fields["readOnly"] = true
             throw error
         }
-        try await setter(driver, try schema.value.validate(value, as: schema.name))
+        return try schema.value.validate(value, as: schema.name)
+    }
+
+    /// Writes a value `check(_:)` returned.
+    public func store(_ checked: JSONValue, to driver: Driver) async throws {
+        guard let setter else {
+            _ = try check(checked)  // throws the read-only error
+            return
+        }
+        try await setter(driver, checked)
     }
 }

@@ -60,4 +60,23 @@ public enum DriverTestbed {
         }
         throw LabvisorError(.driverFault, "shutting down \(instrument) after its device was unplugged did not fail with deviceGone")
     }
+
+    /// Unplugs `device` while `call` waits for a reply the device holds back (a stall), and
+    /// returns what `call` threw and how long after the unplug it ended: a test expects
+    /// `deviceGone` at once, not the call's timeout.
+    public static func unplugDuringCall<Model: SerialDeviceModel>(
+        _ device: SimulatedSerialDevice<Model>, _ call: @escaping @Sendable () async throws -> JSONValue
+    ) async throws -> (error: (any Error)?, after: Duration) {
+        device.inject(.stall(.seconds(5)))
+        let running = Task { try await call() }
+        try await Task.sleep(for: .milliseconds(100))
+        let unplugged = ContinuousClock.now
+        device.unplug()
+        do {
+            _ = try await running.value
+            return (nil, ContinuousClock.now - unplugged)
+        } catch {
+            return (error, ContinuousClock.now - unplugged)
+        }
+    }
 }

@@ -46,6 +46,8 @@ public enum UmockdevReexec {
         child.arguments = [binary, "--testing-library", "swift-testing", "--filter", "\(suite)/\(name)"]
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = scratch.path
+        // A child killed for running too long aborts with every thread's backtrace in its output.
+        environment["SWIFT_BACKTRACE"] = "enable=yes,threads=all,interactive=no,color=no"
         child.environment = environment
         child.standardOutput = output
         child.standardError = output
@@ -54,9 +56,11 @@ public enum UmockdevReexec {
         let deadline = ContinuousClock.now + childTimeLimit
         while child.isRunning {
             if ContinuousClock.now > deadline {
-                child.terminate()
+                kill(child.processIdentifier, SIGABRT)
                 child.waitUntilExit()
-                Issue.record("umockdev child for \(name) killed after \(childTimeLimit)", sourceLocation: sourceLocation)
+                let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+                Issue.record(
+                    "umockdev child for \(name) killed after \(childTimeLimit); its output:\n\(text)", sourceLocation: sourceLocation)
                 return false
             }
             try await Task.sleep(for: .milliseconds(5))

@@ -135,19 +135,6 @@ func bounded<T: Sendable>(
     }
 }
 
-/// The error `body` throws (a failed expectation when it throws none).
-func thrownError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T) async -> LabvisorError? {
-    do {
-        _ = try await body()
-        Issue.record("expected an error", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as LabvisorError {
-        return error
-    } catch {
-        Issue.record("expected a LabvisorError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
 
 /// Starts `read` in a task and waits until the device holds `count` IN requests waiting
 /// for data (so the read is really in flight).

@@ -2,6 +2,7 @@ import CoherentOBIS
 import CoherentOBISSimulator
 import Foundation
 import LabvisorDriverKit
+import LabvisorDriverTesting
 import LabvisorSimulation
 import Testing
 
@@ -280,14 +281,12 @@ struct CoherentOBISDriverTests {
 
     @Test func unplugMidCallGivesDeviceGoneFast() async throws {
         try await OBISBench.withLaser { host, device in
-            device.inject(.stall(.seconds(5)))
-            let call = Task { try await host.read("measuredPower", timeout: .seconds(5)) }
-            try await Task.sleep(for: .milliseconds(100))
-            let unplugged = ContinuousClock.now
-            device.unplug()
-            let error = await #expect(throws: LabvisorError.self) { try await call.value }
-            #expect(error?.code == .deviceGone)
-            #expect(ContinuousClock.now - unplugged < .milliseconds(1500))
+            let (thrown, after) = try await DriverTestbed.unplugDuringCall(device) {
+                try await host.read("measuredPower", timeout: .seconds(5))
+            }
+            let error = thrown as? LabvisorError
+            #expect(error?.code == .deviceGone, "\(String(describing: thrown))")
+            #expect(after < .milliseconds(1500))
         }
     }
 

@@ -117,14 +117,12 @@ struct ExampleHeaterTests {
 
     @Test func unplugMidCallGivesDeviceGoneFast() async throws {
         try await withHeater { host, device in
-            device.inject(.stall(.seconds(5)))
-            let call = Task { try await host.read("temperature", timeout: .seconds(5)) }
-            try await Task.sleep(for: .milliseconds(100))
-            let unplugged = ContinuousClock.now
-            device.unplug()
-            let error = await #expect(throws: LabvisorError.self) { try await call.value }
-            #expect(error?.code == .deviceGone)
-            #expect(ContinuousClock.now - unplugged < .milliseconds(1500), "at once, not after the 2 s reply timeout")
+            let (thrown, after) = try await DriverTestbed.unplugDuringCall(device) {
+                try await host.read("temperature", timeout: .seconds(5))
+            }
+            let error = thrown as? LabvisorError
+            #expect(error?.code == .deviceGone, "\(String(describing: thrown))")
+            #expect(after < .milliseconds(1500), "at once, not after the 2 s reply timeout")
         }
     }
 }

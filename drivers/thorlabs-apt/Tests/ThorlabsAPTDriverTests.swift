@@ -1,5 +1,6 @@
 import Foundation
 import LabvisorDriverKit
+import LabvisorDriverTesting
 import LabvisorSimulation
 import ThorlabsAPT
 import ThorlabsAPTSimulator
@@ -212,14 +213,12 @@ struct ThorlabsAPTDriverTests {
 
     @Test func unplugMidCallGivesDeviceGoneFast() async throws {
         try await APTTestbed.withStage { host, device in
-            device.inject(.stall(.seconds(5)))
-            let call = Task { try await host.read("position", timeout: .seconds(5)) }
-            try await Task.sleep(for: .milliseconds(100))
-            let unplugged = ContinuousClock.now
-            device.unplug()
-            let error = await #expect(throws: LabvisorError.self) { try await call.value }
-            #expect(error?.code == .deviceGone)
-            #expect(ContinuousClock.now - unplugged < .milliseconds(500))
+            let (thrown, after) = try await DriverTestbed.unplugDuringCall(device) {
+                try await host.read("position", timeout: .seconds(5))
+            }
+            let error = thrown as? LabvisorError
+            #expect(error?.code == .deviceGone, "\(String(describing: thrown))")
+            #expect(after < .milliseconds(500))
         }
     }
 

@@ -66,16 +66,3 @@ func frameNumber(_ frame: DataFrame, interval: UInt32) -> Int {
     Int(frame.deviceTime ?? 0) / Int(interval)
 }
 
-/// The error `body` throws (a failed expectation when it throws none or another kind).
-func thrownError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T) async -> LabvisorError? {
-    do {
-        _ = try await body()
-        Issue.record("expected an error", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as LabvisorError {
-        return error
-    } catch {
-        Issue.record("expected a LabvisorError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
