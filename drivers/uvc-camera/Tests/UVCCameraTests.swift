@@ -118,6 +118,10 @@ struct UVCCameraTests {
             frames.append(frame)
         }
         _ = try await host.invoke("stopStreaming", arguments: [:], timeout: Self.call)
+        // Frames the camera sent between the last one read and the stop stay on the shared
+        // `frames` stream (no more come once stopStreaming returns): the next format's reads
+        // must not take them for its own.
+        while rig.frames.buffered > 0 { _ = try await rig.frames.next(timeout: .seconds(1)) }
         return frames
     }
 
