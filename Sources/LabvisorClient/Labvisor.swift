@@ -127,7 +127,7 @@ public final class Labvisor: Sendable {
         return AsyncStream { continuation in
             let task = Task {
                 for await message in messages {
-                    guard let notification = try? JSONDecoder().decode(RPCRequest<EventNotification.Params>.self, from: Data(message)),
+                    guard let notification = try? WireJSON.decode(RPCRequest<EventNotification.Params>.self, from: message),
                         notification.params.subscription == subscription
                     else { continue }
                     continuation.yield(notification.params.event.event)

@@ -54,12 +54,12 @@ public final class LabvisorConnection: Sendable {
     ///   ends; `timeout`.
     public func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration? = nil) async throws -> Method.Result {
         let id = pending.nextID()
-        let payload = Array(try JSONEncoder().encode(RPCRequest(id: .number(id), method: Method.name, params: params)))
+        let payload = try WireJSON.encode(RPCRequest(id: .number(id), method: Method.name, params: params))
         let channel = self.channel
         let response = try await pending.wait(id: id, deadline: timeout.map { ContinuousClock.now + $0 }) {
             channel.writeAndFlush(channel.allocator.frame(payload), promise: nil)
         }
-        let decoded = try JSONDecoder().decode(RPCResponse<Method.Result>.self, from: Data(response))
+        let decoded = try JSONValueDecoder().decode(RPCResponse<Method.Result>.self, from: response)
         if let error = decoded.error { throw error.labvisorError }
         guard let result = decoded.result else {
             throw LabvisorError(.unavailable, "the daemon's response to \(Method.name) has neither result nor error")
@@ -84,7 +84,8 @@ public final class LabvisorConnection: Sendable {
 final class PendingRequests: Sendable {
     private struct State: Sendable {
         var nextID = 0
-        var waiting: [Int: WaitContinuation<[UInt8], any Error>] = [:]
+        /// Responses are handed over parsed: the read handler parses each message once.
+        var waiting: [Int: WaitContinuation<JSONValue, any Error>] = [:]
         var ended: LabvisorError?
         var listeners: [Int: (method: String, continuation: AsyncStream<[UInt8]>.Continuation)] = [:]
         var nextListener = 0
@@ -105,8 +106,8 @@ final class PendingRequests: Sendable {
     }
 
     /// Registers `id`, runs `send`, and waits for the response.
-    func wait(id: Int, deadline: ContinuousClock.Instant?, send: @escaping @Sendable () -> Void) async throws -> [UInt8] {
-        try await suspend(until: deadline) { (continuation: WaitContinuation<[UInt8], any Error>) in
+    func wait(id: Int, deadline: ContinuousClock.Instant?, send: @escaping @Sendable () -> Void) async throws -> JSONValue {
+        try await suspend(until: deadline) { (continuation: WaitContinuation<JSONValue, any Error>) in
             let ended = state.withLock { state -> LabvisorError? in
                 if let ended = state.ended { return ended }
                 state.waiting[id] = continuation
@@ -150,7 +151,7 @@ final class PendingRequests: Sendable {
     }
 
     /// Hands a response to its waiter.
-    func deliver(id: Int, response: [UInt8]) {
+    func deliver(id: Int, response: JSONValue) {
         state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: response)
     }
 
@@ -184,14 +185,15 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        guard let head = try? JSONDecoder().decode(RPCResponseHead.self, from: Data(bytes)) else { return }
-        if let method = head.method, head.id == nil {
+        guard case .object(let members)? = try? JSONParser.parse(bytes) else { return }
+        let id = members["id"] ?? .null
+        if case .string(let method)? = members["method"], id == .null {
             pending.notify(method: method, message: bytes)
-        } else if case .number(let id)? = head.id {
-            pending.deliver(id: id, response: bytes)
-        } else if head.id == nil, let error = head.error {
+        } else if case .int(let number) = id {
+            pending.deliver(id: number, response: .object(members))
+        } else if id == .null, let error = members["error"] {
             // An error for no request: the daemon refused the connection (a limit).
-            pending.end(error.message)
+            pending.end(error["message"]?.string ?? "\(error)")
         }
     }
 

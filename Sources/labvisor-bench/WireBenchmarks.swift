@@ -1,12 +1,17 @@
 import Foundation
 import LabvisorClient
+import LabvisorProtocol
 
 /// The benchmarks of the daemon and the wire (issue "daemon and wire", Measure).
 let wireBenchmarks: [Benchmark] = [
     Benchmark(
         name: "wire.echo",
         summary: "loopback echo through the real labvisord over the unix socket: 1 and 8 Swift clients, server CPU, against Pyro5",
-        run: wireEcho)
+        run: wireEcho),
+    Benchmark(
+        name: "wire.json",
+        summary: "one invoke request decoded and its response encoded: Foundation's JSONDecoder/JSONEncoder against WireJSON",
+        run: wireJSON),
 ]
 
 /// How long each phase runs.
@@ -147,4 +152,51 @@ private func pyro5Baseline() -> [String: JSONValue] {
         return ["pyro5_error": .string("unreadable output: \(String(decoding: data, as: UTF8.self))")]
     }
     return object
+}
+
+/// The codec choice of issue "daemon and wire": the server's work per call on one typical
+/// invoke (envelope + params decoded, a response encoded), by Foundation (as the first
+/// dispatcher did: the envelope head, then the whole request) and by `WireJSON` (one parse).
+@Sendable private func wireJSON() async throws -> BenchmarkResult {
+    let request = Array(
+        #"{"jsonrpc":"2.0","id":41,"method":"instrument.invoke","params":{"instrument":"stage-x","method":"moveTo","arguments":{"mm":12.5,"wait":true},"timeout":30,"leaseToken":"6f1c2a"}}"#
+            .utf8)
+    let response = RPCResponse(id: .number(41), result: InvokeMethod.Result(value: ["position": 12.5, "busy": false]))
+    let rounds = 100_000
+
+    func measure(_ body: () throws -> Int) rethrows -> (perCall: Double, samples: LatencySamples) {
+        var samples = LatencySamples(capacity: rounds)
+        var sink = 0
+        for _ in 0..<2_000 { sink &+= try body() }
+        for _ in 0..<rounds {
+            let t0 = ContinuousClock.now
+            sink &+= try body()
+            samples.add(ContinuousClock.now - t0)
+        }
+        precondition(sink != 0)
+        return (samples.percentile(0.5), samples)
+    }
+
+    let foundation = try measure {
+        let data = Data(request)
+        let head = try JSONDecoder().decode(RPCRequestHead.self, from: data)
+        let params = try JSONDecoder().decode(RPCRequest<InvokeMethod.Params>.self, from: data).params
+        let bytes = try JSONEncoder().encode(response)
+        return params.arguments.count + bytes.count + (head.method?.count ?? 0)
+    }
+    let ours = try measure {
+        guard case .object(let members) = try JSONParser.parse(request), let method = members["method"]?.string else { return 0 }
+        let params = try JSONValueDecoder().decode(InvokeMethod.Params.self, from: members["params"] ?? .null)
+        let bytes = try WireJSON.encode(response)
+        return params.arguments.count + bytes.count + method.count
+    }
+    let speedup = foundation.perCall / ours.perCall
+    return BenchmarkResult(
+        bench: "wire.json", opsPerSecond: 1e6 / ours.perCall, p50Microseconds: ours.perCall,
+        p99Microseconds: ours.samples.percentile(0.99), target: "WireJSON faster than Foundation", met: speedup > 1,
+        extra: [
+            "foundation_p50_us": .double((foundation.perCall * 100).rounded() / 100),
+            "foundation_p99_us": .double((foundation.samples.percentile(0.99) * 100).rounded() / 100),
+            "speedup": .double((speedup * 100).rounded() / 100),
+        ])
 }

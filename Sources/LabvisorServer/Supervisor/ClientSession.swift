@@ -31,8 +31,8 @@ public final class ClientSession: Sendable {
         let task = Task {
             for await event in subscription {
                 let message = RPCRequest(id: nil, method: EventNotification.name, params: EventNotification.Params(subscription: id, event: WireEvent(event)))
-                guard let bytes = try? JSONEncoder().encode(message) else { continue }
-                do { try await send(Array(bytes)) } catch { break }
+                guard let bytes = try? WireJSON.encode(message) else { continue }
+                do { try await send(bytes) } catch { break }
             }
         }
         let keep = subscriptions.withLock { state -> Bool in

@@ -60,8 +60,8 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
             }
             guard let key = admitted else {
                 let error = LabvisorError.resourceExhausted("calls in flight per client", value: maxInFlight)
-                let head = try? JSONDecoder().decode(RPCRequestHead.self, from: Data(bytes))
-                let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: head?.id, error: error))).map(Array.init) ?? []
+                let head = try? WireJSON.decode(RPCRequestHead.self, from: bytes)
+                let response = (try? WireJSON.encode(RPCResponse<Empty>(id: head?.id, error: error))) ?? []
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
                 return
             }
@@ -100,7 +100,7 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
             logger.warning("closing \(session.client): \(tooLarge)")
         } else if let tooLarge = error as? LengthPrefixedFrameDecoder.FrameTooLarge {
             let error = LabvisorError.resourceExhausted("message size in bytes", value: tooLarge.limit)
-            let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: nil, error: error))).map(Array.init) ?? []
+            let response = (try? WireJSON.encode(RPCResponse<Empty>(id: nil, error: error))) ?? []
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
             logger.warning("closing \(session.client): a frame of \(tooLarge.size) bytes exceeds \(tooLarge.limit)")
         } else {

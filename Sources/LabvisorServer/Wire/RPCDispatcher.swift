@@ -1,4 +1,5 @@
 import Foundation
+import LabvisorCore
 import LabvisorProtocol
 
 /// Turns one request message into its response: decodes the envelope, routes by method,
@@ -30,19 +31,32 @@ public struct RPCDispatcher: Sendable {
         self.demo = demo
     }
 
-    /// Handles one JSON-RPC message from `session`.
+    /// Handles one JSON-RPC message from `session`. The message is parsed once (`JSONParser`);
+    /// the envelope and the params are decoded from the tree.
     public func handle(_ message: [UInt8], from session: ClientSession) -> Outcome {
-        let data = Data(message)
-        let head: RPCRequestHead
+        let members: [String: JSONValue]
         do {
-            head = try JSONDecoder().decode(RPCRequestHead.self, from: data)
+            guard case .object(let object) = try JSONParser.parse(message) else {
+                return .now(Self.rawError(id: nil, code: -32600, message: "invalid request: a message must be a JSON object"))
+            }
+            members = object
         } catch {
-            return .now(Self.rawError(id: nil, code: -32700, message: "parse error: the message is not a JSON-RPC request object (\(error))"))
+            return .now(Self.rawError(id: nil, code: -32700, message: "parse error: the message is not JSON (\(error))"))
         }
-        guard let method = head.method else {
-            return .now(Self.rawError(id: head.id, code: -32600, message: "invalid request: no 'method' member"))
+        let id: RequestID?
+        switch members["id"] {
+        case nil, .null?: id = nil
+        case .int(let number)?: id = .number(number)
+        case .string(let text)?: id = .string(text)
+        case .double(let number)? where number.rounded() == number && abs(number) < 1e15: id = .number(Int(number))
+        case let other?:
+            return .now(Self.rawError(id: nil, code: -32600, message: "invalid request: 'id' must be a number or a string, not \(other.typeName)"))
         }
-        let id = head.id
+        guard case .string(let method)? = members["method"] else {
+            return .now(Self.rawError(id: id, code: -32600, message: "invalid request: no 'method' member (a string)"))
+        }
+        // Absent params are an empty object: methods without arguments need not send any.
+        let data = members["params"] ?? .object([:])
         let supervisor = self.supervisor
         switch method {
         case DaemonStatus.name:
@@ -94,9 +108,9 @@ public struct RPCDispatcher: Sendable {
 
     // MARK: - Encoding
 
-    private static func decodeParams<Method: WireMethod>(_ method: Method.Type, _ data: Data) throws(LabvisorError) -> Method.Params {
+    private static func decodeParams<Method: WireMethod>(_ method: Method.Type, _ params: JSONValue) throws(LabvisorError) -> Method.Params {
         do {
-            return try JSONDecoder().decode(RPCRequest<Method.Params>.self, from: data).params
+            return try JSONValueDecoder().decode(Method.Params.self, from: params)
         } catch {
             throw LabvisorError(
                 .invalidArgument, "invalid params for \(Method.name): \(describe(error))",
@@ -105,7 +119,7 @@ public struct RPCDispatcher: Sendable {
     }
 
     private static func encode<Method: WireMethod>(
-        _ id: RequestID?, _ method: Method.Type, _ data: Data, _ body: (Method.Params) throws -> Method.Result
+        _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, _ body: (Method.Params) throws -> Method.Result
     ) -> [UInt8]? {
         let response: RPCResponse<Method.Result>
         do {
@@ -117,7 +131,7 @@ public struct RPCDispatcher: Sendable {
     }
 
     private static func encodeAsync<Method: WireMethod>(
-        _ id: RequestID?, _ method: Method.Type, _ data: Data, _ body: (Method.Params) async throws -> Method.Result
+        _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, _ body: (Method.Params) async throws -> Method.Result
     ) async -> [UInt8]? {
         let response: RPCResponse<Method.Result>
         do {
@@ -130,7 +144,7 @@ public struct RPCDispatcher: Sendable {
 
     private static func serialize(_ response: some Encodable) -> [UInt8] {
         do {
-            return Array(try JSONEncoder().encode(response))
+            return try WireJSON.encode(response)
         } catch {
             return rawError(id: nil, code: -32603, message: "internal error: cannot encode the response (\(error))")
         }
@@ -138,23 +152,13 @@ public struct RPCDispatcher: Sendable {
 
     /// A JSON-RPC error built by hand (no Labvisor code: parse errors and unknown methods).
     static func rawError(id: RequestID?, code: Int, message: String) -> [UInt8] {
-        struct Raw: Encodable {
-            struct Body: Encodable {
-                let code: Int
-                let message: String
+        let idValue: JSONValue =
+            switch id {
+            case .number(let number)?: .int(number)
+            case .string(let text)?: .string(text)
+            case nil: .null
             }
-            let jsonrpc = "2.0"
-            let id: RequestID?
-            let error: Body
-            enum CodingKeys: String, CodingKey { case jsonrpc, id, error }
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(jsonrpc, forKey: .jsonrpc)
-                try container.encode(id, forKey: .id)
-                try container.encode(error, forKey: .error)
-            }
-        }
-        return (try? Array(JSONEncoder().encode(Raw(id: id, error: .init(code: code, message: message))))) ?? []
+        return JSONWriter.bytes(["jsonrpc": "2.0", "id": idValue, "error": ["code": .int(code), "message": .string(message)]])
     }
 
     static func labvisorError(_ error: any Error) -> LabvisorError {

@@ -69,7 +69,7 @@ public final class RPCServer: Service, Sendable {
                     }
                     guard registry.add(session, limit: limits.clients) else {
                         let error = LabvisorError.resourceExhausted("connected clients", value: limits.clients)
-                        let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: nil, error: error))).map(Array.init) ?? []
+                        let response = (try? WireJSON.encode(RPCResponse<Empty>(id: nil, error: error))) ?? []
                         channel.writeAndFlush(channel.allocator.frame(response)).whenComplete { _ in channel.close(promise: nil) }
                         return
                     }
