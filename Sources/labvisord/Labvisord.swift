@@ -9,6 +9,14 @@ import ServiceLifecycle
 /// `labvisord`: the daemon. One `ServiceGroup`: the supervisor and the wire server; SIGTERM
 /// or SIGINT stop accepting, shut every driver down to its safe state, and exit 0.
 @main
+enum LabvisordMain {
+    static func main() async {
+        // Before any task runs: tasks share the event loops' threads (fewer wake-ups per call).
+        EventLoopExecutor.install()
+        await Labvisord.main()
+    }
+}
+
 struct Labvisord: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labvisord", abstract: "The Labvisor daemon: serves lab instruments to experiment scripts.")
