@@ -161,7 +161,8 @@ private func pyro5Baseline() -> [String: JSONValue] {
     let request = Array(
         #"{"jsonrpc":"2.0","id":41,"method":"instrument.invoke","params":{"instrument":"stage-x","method":"moveTo","arguments":{"mm":12.5,"wait":true},"timeout":30,"leaseToken":"6f1c2a"}}"#
             .utf8)
-    let response = RPCResponse(id: .number(41), result: InvokeMethod.Result(value: ["position": 12.5, "busy": false]))
+    let result = InvokeMethod.Result(value: ["position": 12.5, "busy": false])
+    let response = RPCResponse(id: .number(41), result: result)
     let rounds = 100_000
 
     func measure(_ body: () throws -> Int) rethrows -> (perCall: Double, samples: LatencySamples) {
@@ -187,7 +188,7 @@ private func pyro5Baseline() -> [String: JSONValue] {
     let ours = try measure {
         guard case .object(let members) = try JSONParser.parse(request), let method = members["method"]?.string else { return 0 }
         let params = try JSONValueDecoder().decode(InvokeMethod.Params.self, from: members["params"] ?? .null)
-        let bytes = try WireJSON.encode(response)
+        let bytes = try WireJSON.encodeResponse(id: .number(41), result: result)
         return params.arguments.count + bytes.count + method.count
     }
     let speedup = foundation.perCall / ours.perCall

@@ -115,6 +115,10 @@ import Testing
         try agree(method.exampleResult, method.name + " result")
         try agree(RPCRequest(id: .number(7), method: method.name, params: method.exampleParams), method.name + " request")
         try agree(RPCResponse(id: .string("x"), result: method.exampleResult), method.name + " response")
+        // The direct envelope reads back as the Codable one.
+        let direct = try WireJSON.encodeResponse(id: .number(3), result: method.exampleResult)
+        let viaCodable = try WireJSON.encode(RPCResponse(id: .number(3), result: method.exampleResult))
+        #expect(try JSONParser.parse(direct) == JSONParser.parse(viaCodable), "\(method.name) direct response")
     }
 
     /// `value` survives WireJSON → Foundation and Foundation → WireJSON unchanged (compared

@@ -14,4 +14,21 @@ public enum WireJSON {
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         JSONWriter.bytes(try JSONValueEncoder().encode(value))
     }
+
+    /// The bytes of a success response (`RPCResponse(id:result:)`), the envelope written
+    /// directly: only `result` goes through `Codable`.
+    public static func encodeResponse<Result: Encodable>(id: RequestID?, result: Result) throws -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(96)
+        output.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+        switch id {
+        case .number(let number)?: output.append(contentsOf: String(number).utf8)
+        case .string(let text)?: JSONWriter.writeString(text, into: &output)
+        case nil: output.append(contentsOf: "null".utf8)
+        }
+        output.append(contentsOf: #","result":"#.utf8)
+        JSONWriter.write(try JSONValueEncoder().encode(result), into: &output)
+        output.append(UInt8(ascii: "}"))
+        return output
+    }
 }

@@ -121,32 +121,36 @@ public struct RPCDispatcher: Sendable {
     private static func encode<Method: WireMethod>(
         _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, _ body: (Method.Params) throws -> Method.Result
     ) -> [UInt8]? {
-        let response: RPCResponse<Method.Result>
+        let result: Result<Method.Result, any Error>
         do {
-            response = RPCResponse(id: id, result: try body(try decodeParams(method, data)))
+            result = .success(try body(try decodeParams(method, data)))
         } catch {
-            response = RPCResponse(id: id, error: labvisorError(error))
+            result = .failure(error)
         }
-        return id == nil ? nil : serialize(response)
+        return id == nil ? nil : serialize(id, result)
     }
 
     private static func encodeAsync<Method: WireMethod>(
         _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, _ body: (Method.Params) async throws -> Method.Result
     ) async -> [UInt8]? {
-        let response: RPCResponse<Method.Result>
+        let result: Result<Method.Result, any Error>
         do {
-            response = RPCResponse(id: id, result: try await body(try decodeParams(method, data)))
+            result = .success(try await body(try decodeParams(method, data)))
         } catch {
-            response = RPCResponse(id: id, error: labvisorError(error))
+            result = .failure(error)
         }
-        return id == nil ? nil : serialize(response)
+        return id == nil ? nil : serialize(id, result)
     }
 
-    private static func serialize(_ response: some Encodable) -> [UInt8] {
+    /// The response's bytes: the result's (envelope written directly), or the error's.
+    private static func serialize<Value: Encodable>(_ id: RequestID?, _ result: Result<Value, any Error>) -> [UInt8] {
         do {
-            return try WireJSON.encode(response)
+            switch result {
+            case .success(let value): return try WireJSON.encodeResponse(id: id, result: value)
+            case .failure(let error): return try WireJSON.encode(RPCResponse<Empty>(id: id, error: labvisorError(error)))
+            }
         } catch {
-            return rawError(id: nil, code: -32603, message: "internal error: cannot encode the response (\(error))")
+            return rawError(id: id, code: -32603, message: "internal error: cannot encode the response (\(error))")
         }
     }
 
