@@ -29,6 +29,11 @@ public struct TOMLSection {
     public static func parse<Value>(
         _ text: String, file: String, document: String, _ body: (inout TOMLSection) throws(LabvisorError) -> Value
     ) throws(LabvisorError) -> Value {
+        if let problem = TOMLPreflight.firstProblem(in: text) {
+            throw LabvisorError.invalidTOML(
+                document: document, file: file, key: "", reason: "TOML syntax: \(problem.reason) (column \(problem.column))",
+                line: problem.line)
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
