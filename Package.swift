@@ -117,6 +117,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         // The Swift client library.
         .target(
@@ -186,7 +187,8 @@ let package = Package(
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
         .testTarget(name: "LabvisorServerTests", dependencies: ["LabvisorServer"]),
         // The real daemon process, driven by the real clients (needs the built executables).
-        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
+        // (LabvisorServer for the systemd notifier's in-process tests, beside the daemon's.)
+        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient", "LabvisorServer"]),
         .testTarget(
             name: "LabvisorDriverKitTests",
             dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),

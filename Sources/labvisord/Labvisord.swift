@@ -6,8 +6,9 @@ import LabvisorServer
 import Logging
 import ServiceLifecycle
 
-/// `labvisord`: the daemon. One `ServiceGroup`: the supervisor and the wire server; SIGTERM
-/// or SIGINT stop accepting, shut every driver down to its safe state, and exit 0.
+/// `labvisord`: the daemon. One `ServiceGroup`: the supervisor, the wire server and the
+/// systemd notifier; SIGTERM or SIGINT stop accepting, shut every driver down to its safe
+/// state, and exit 0.
 @main
 struct Labvisord: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,11 +68,18 @@ struct Labvisord: AsyncParsableCommand {
             supervisor: supervisor, socketPath: socketPath,
             limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
             demo: demo, logger: logger)
+        // Listed last: the group shuts services down in reverse order, so STOPPING=1 goes first.
+        let systemd = SystemdNotifierService(
+            notifier: SystemdNotifier(), watchdogInterval: SystemdWatchdog.pingInterval(),
+            readiness: [.listening(server)], liveness: [.supervisor(supervisor), .eventLoops()], logger: logger
+        ) { DaemonStatusLine.text(supervisor: supervisor, clients: server.clientCount) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
                     .init(service: server),
+                    .init(service: HangupSignalService(logger: logger)),
+                    .init(service: systemd),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
@@ -97,8 +105,10 @@ struct Labvisord: AsyncParsableCommand {
         return (configuration, manifests)
     }
 
-    /// `config/demo.toml` in a source checkout, else the installed copy.
+    /// `config/demo.toml` in a source checkout, else the installed copy
+    /// (`<prefix>/share/labvisor/config/demo.toml`, beside the installed drivers it reads).
     static func demoConfiguration() -> String {
-        FileManager.default.fileExists(atPath: "config/demo.toml") ? "config/demo.toml" : "/usr/share/labvisor/demo.toml"
+        if FileManager.default.fileExists(atPath: "config/demo.toml") { return "config/demo.toml" }
+        return ((DaemonConfiguration.installedDataFolder ?? "/usr/share/labvisor") as NSString).appendingPathComponent("config/demo.toml")
     }
 }

@@ -15,8 +15,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var defaultLinger: Duration = .seconds(2)
     /// How long an unplugged instrument is kept as `gone`.
     public var gracePeriod: Duration = .seconds(10)
-    /// Folders of driver folders, searched in order.
-    public var driverSearchPath: [String] = ["/usr/share/labvisor/drivers"]
+    /// Folders of driver folders, searched in order (default: `defaultDriverSearchPath`).
+    public var driverSearchPath: [String] = DaemonConfiguration.defaultDriverSearchPath
     /// The instruments named in the file.
     public var instruments: [InstrumentConfiguration] = []
     /// The file it was read from.
@@ -24,6 +24,23 @@ public struct DaemonConfiguration: Sendable, Hashable {
 
     /// The defaults, with no instruments.
     public init() {}
+
+    /// The installed data folder: `<prefix>/share/labvisor` for the running executable in
+    /// `<prefix>/bin` (so `scripts/install.sh` with any `PREFIX` works without a config
+    /// change); `nil` when the executable's path cannot be read.
+    public static let installedDataFolder: String? = {
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let prefix = ((executable as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        return (prefix as NSString).appendingPathComponent("share/labvisor")
+    }()
+
+    /// The installed drivers of the running executable's prefix, then `/usr/share/labvisor/drivers`.
+    public static let defaultDriverSearchPath: [String] = {
+        let system = "/usr/share/labvisor/drivers"
+        guard let data = installedDataFolder else { return [system] }
+        let installed = (data as NSString).appendingPathComponent("drivers")
+        return installed == system ? [system] : [installed, system]
+    }()
 
     /// Reads `path`.
     ///
