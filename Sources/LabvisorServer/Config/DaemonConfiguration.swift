@@ -5,6 +5,8 @@ import LabvisorHardware
 public struct DaemonConfiguration: Sendable, Hashable {
     /// The unix socket; `nil`: the endpoint rule (`Endpoint.defaultSocketPath`).
     public var socket: String?
+    /// Where `/healthz` and `/metrics` are served over HTTP; `nil` (the default): nowhere.
+    public var http: ListenAddress?
     /// The most clients connected at once.
     public var maxClients: Int = 64
     /// The most calls in flight per client.
@@ -61,6 +63,13 @@ public struct DaemonConfiguration: Sendable, Hashable {
             configuration.file = file
             if var daemon = try root.section("daemon") {
                 configuration.socket = try daemon.string("socket")
+                if let http = try daemon.string("http") {
+                    do {
+                        configuration.http = try ListenAddress(parsing: http, key: "daemon.http")
+                    } catch {
+                        throw daemon.error("http", "'\(http)' is not HOST:PORT (e.g. \"127.0.0.1:9464\", \"[::1]:9464\") with a port from 0 to 65535")
+                    }
+                }
                 configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
                 configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight
                 configuration.defaultCallTimeout = try daemon.double("call_timeout", in: 0.001...86_400).map { .seconds($0) }

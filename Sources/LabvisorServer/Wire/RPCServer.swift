@@ -46,12 +46,19 @@ public final class RPCServer: Service, Sendable {
         var nextWaiter: UInt64 = 0
     }
 
-    /// Creates a server for `supervisor` on the unix socket `socketPath`.
-    public init(supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, logger: Logger = Logger(label: "labvisor.wire")) {
+    private let calls: (any CallObserver)?
+
+    /// Creates a server for `supervisor` on the unix socket `socketPath`; `calls` (the
+    /// metrics) is told about every instrument call.
+    public init(
+        supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, calls: (any CallObserver)? = nil,
+        logger: Logger = Logger(label: "labvisor.wire")
+    ) {
         self.supervisor = supervisor
         self.socketPath = socketPath
         self.limits = limits
         self.demo = demo
+        self.calls = calls
         self.logger = logger
     }
 
@@ -63,7 +70,7 @@ public final class RPCServer: Service, Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = self.registry
         let dispatcher = RPCDispatcher(
-            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo)
+            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo, calls: calls)
         let limits = self.limits
         let supervisor = self.supervisor
         let logger = self.logger
