@@ -133,6 +133,13 @@ install_all() {
         say "installed the default configuration $config"
     fi
     echo "$manifest" >> "$DESTDIR$manifest.new"
+    # An upgrade drops what the previous install wrote and this one did not (a removed driver).
+    if [ -f "$DESTDIR$manifest" ]; then
+        local stale
+        while IFS= read -r stale; do
+            [ -n "$stale" ] && rm -f "$DESTDIR$stale" && say "removed $stale (no longer shipped)"
+        done < <(grep -vxF -f "$DESTDIR$manifest.new" "$DESTDIR$manifest" || true)
+    fi
     mv "$DESTDIR$manifest.new" "$DESTDIR$manifest"
 
     if [ "$live" = yes ]; then

@@ -57,13 +57,20 @@ struct InstallScriptTests {
             prefix + "/bin/labvisord", ["--check-config", prefix + "/share/labvisor/config/demo.toml"])
         #expect(check.status == 0 && check.output.contains(": ok: 4 instruments"), "\(check.output)")
 
-        // A second install keeps an edited configuration.
+        // A second install (an upgrade) keeps an edited configuration and drops what the
+        // previous install wrote and this one does not ship (a driver since removed).
         let edited = config + "\n# edited by the operator\n"
         try edited.write(toFile: root + "/etc/labvisor/labvisord.toml", atomically: true, encoding: .utf8)
+        let stale = "/opt/labvisor/share/labvisor/drivers/retired/driver.toml"
+        try FileManager.default.createDirectory(atPath: root + "/opt/labvisor/share/labvisor/drivers/retired", withIntermediateDirectories: true)
+        try "id = \"retired\"\n".write(toFile: root + stale, atomically: true, encoding: .utf8)
+        let installed = root + "/opt/labvisor/share/labvisor/installed-files"
+        try (try String(contentsOfFile: installed, encoding: .utf8) + stale + "\n").write(toFile: installed, atomically: true, encoding: .utf8)
         let again = try await CommandRun.run(
             Self.scripts.appendingPathComponent("install.sh").path, ["--skip-build", "--bin-dir", products], environment: environment)
         #expect(again.status == 0 && again.output.contains("kept the existing /etc/labvisor/labvisord.toml"), "\(again.output)")
         #expect(try String(contentsOfFile: root + "/etc/labvisor/labvisord.toml", encoding: .utf8) == edited)
+        #expect(!FileManager.default.fileExists(atPath: root + stale), "\(again.output)")
 
         // Uninstall removes everything but the edited configuration; --purge that too.
         let uninstall = try await CommandRun.run(Self.scripts.appendingPathComponent("uninstall.sh").path, [], environment: environment)
