@@ -51,6 +51,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The /healthz and /metrics listener.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries, found through pkg-config (`scripts/setup.sh` installs them).
@@ -117,6 +121,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
         // The Swift client library.
         .target(
@@ -144,6 +151,8 @@ let package = Package(
             dependencies: [
                 "LabvisorServer", "LabvisorHardware", "LabvisorReferenceDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -188,7 +197,8 @@ let package = Package(
             name: "LabvisorServerTests",
             dependencies: ["LabvisorServer", "LabvisorProtocol", "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),
         // The real daemon process, driven by the real clients (needs the built executables).
-        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
+        // (LabvisorServer for the systemd notifier's in-process tests, beside the daemon's.)
+        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient", "LabvisorServer"]),
         .testTarget(
             name: "LabvisorDriverKitTests",
             dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev libuvc-dev)
+# systemd: `systemd-analyze verify` checks config/labvisord.service in the tests.
+packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev libuvc-dev systemd)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -4,10 +4,13 @@ import LabvisorHardware
 import LabvisorReferenceDrivers
 import LabvisorServer
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
-/// `labvisord`: the daemon. One `ServiceGroup`: the supervisor and the wire server; SIGTERM
-/// or SIGINT stop accepting, shut every driver down to its safe state, and exit 0.
+/// `labvisord`: the daemon. One `ServiceGroup`: the supervisor, the wire server, the HTTP
+/// listener for `/healthz` and `/metrics` (when configured) and the systemd notifier; SIGTERM or SIGINT stop accepting, shut every driver down to its safe
+/// state, and exit 0.
 @main
 enum LabvisordMain {
     static func main() async {
@@ -38,6 +41,9 @@ struct Labvisord: AsyncParsableCommand {
 
     @Flag(help: "Add the built-in loopback instrument (an `echo` method, for benchmarks and tests).")
     var loopback = false
+
+    @Option(help: "Serve /healthz and /metrics over HTTP at HOST:PORT (overrides the configuration's [daemon] http; port 0: any free port).")
+    var http: String?
 
     func run() async throws {
         if let checkConfig {
@@ -71,15 +77,28 @@ struct Labvisord: AsyncParsableCommand {
         }
         if loopback { supervisor.addLoopback(logger: logger) }
         logger.info("instruments: \(supervisor.instrumentNames.joined(separator: ", "))\(file.map { " (from \($0))" } ?? "")")
+        let metrics = DaemonMetrics()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let server = RPCServer(
             supervisor: supervisor, socketPath: socketPath,
             limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
-            demo: demo, logger: logger)
+            demo: demo, calls: metrics, logger: logger)
+        let liveness: [LivenessProbe] = [.supervisor(supervisor), .eventLoops()]
+        let monitoring = try (http.map { (text) throws(LabvisorError) in try ListenAddress(parsing: text, key: "--http") } ?? configuration.http)
+            .map { MonitoringHTTPServer(address: $0, supervisor: supervisor, metrics: metrics, liveness: liveness, logger: logger) { server.clientCount } }
+        // Listed last: the group shuts services down in reverse order, so STOPPING=1 goes first.
+        let systemd = SystemdNotifierService(
+            notifier: SystemdNotifier(), watchdogInterval: SystemdWatchdog.pingInterval(),
+            readiness: [.listening(server)] + (monitoring.map { [.listening($0)] } ?? []), liveness: liveness, logger: logger
+        ) { DaemonStatusLine.text(supervisor: supervisor, clients: server.clientCount) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
                     .init(service: server),
+                ] + (monitoring.map { [.init(service: $0)] } ?? []) + [
+                    .init(service: HangupSignalService(logger: logger)),
+                    .init(service: systemd),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
@@ -105,8 +124,10 @@ struct Labvisord: AsyncParsableCommand {
         return (configuration, manifests)
     }
 
-    /// `config/demo.toml` in a source checkout, else the installed copy.
+    /// `config/demo.toml` in a source checkout, else the installed copy
+    /// (`<prefix>/share/labvisor/config/demo.toml`, beside the installed drivers it reads).
     static func demoConfiguration() -> String {
-        FileManager.default.fileExists(atPath: "config/demo.toml") ? "config/demo.toml" : "/usr/share/labvisor/demo.toml"
+        if FileManager.default.fileExists(atPath: "config/demo.toml") { return "config/demo.toml" }
+        return ((DaemonConfiguration.installedDataFolder ?? "/usr/share/labvisor") as NSString).appendingPathComponent("config/demo.toml")
     }
 }

@@ -5,6 +5,8 @@ import LabvisorHardware
 public struct DaemonConfiguration: Sendable, Hashable {
     /// The unix socket; `nil`: the endpoint rule (`Endpoint.defaultSocketPath`).
     public var socket: String?
+    /// Where `/healthz` and `/metrics` are served over HTTP; `nil` (the default): nowhere.
+    public var http: ListenAddress?
     /// The most clients connected at once.
     public var maxClients: Int = 64
     /// The most calls in flight per client.
@@ -15,8 +17,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var defaultLinger: Duration = .seconds(2)
     /// How long an unplugged instrument is kept as `gone`.
     public var gracePeriod: Duration = .seconds(10)
-    /// Folders of driver folders, searched in order.
-    public var driverSearchPath: [String] = ["/usr/share/labvisor/drivers"]
+    /// Folders of driver folders, searched in order (default: `defaultDriverSearchPath`).
+    public var driverSearchPath: [String] = DaemonConfiguration.defaultDriverSearchPath
     /// The instruments named in the file.
     public var instruments: [InstrumentConfiguration] = []
     /// The file it was read from.
@@ -24,6 +26,23 @@ public struct DaemonConfiguration: Sendable, Hashable {
 
     /// The defaults, with no instruments.
     public init() {}
+
+    /// The installed data folder: `<prefix>/share/labvisor` for the running executable in
+    /// `<prefix>/bin` (so `scripts/install.sh` with any `PREFIX` works without a config
+    /// change); `nil` when the executable's path cannot be read.
+    public static let installedDataFolder: String? = {
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let prefix = ((executable as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        return (prefix as NSString).appendingPathComponent("share/labvisor")
+    }()
+
+    /// The installed drivers of the running executable's prefix, then `/usr/share/labvisor/drivers`.
+    public static let defaultDriverSearchPath: [String] = {
+        let system = "/usr/share/labvisor/drivers"
+        guard let data = installedDataFolder else { return [system] }
+        let installed = (data as NSString).appendingPathComponent("drivers")
+        return installed == system ? [system] : [installed, system]
+    }()
 
     /// Reads `path`.
     ///
@@ -44,6 +63,13 @@ public struct DaemonConfiguration: Sendable, Hashable {
             configuration.file = file
             if var daemon = try root.section("daemon") {
                 configuration.socket = try daemon.string("socket")
+                if let http = try daemon.string("http") {
+                    do {
+                        configuration.http = try ListenAddress(parsing: http, key: "daemon.http")
+                    } catch {
+                        throw daemon.error("http", "'\(http)' is not HOST:PORT (e.g. \"127.0.0.1:9464\", \"[::1]:9464\") with a port from 0 to 65535")
+                    }
+                }
                 configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
                 configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight
                 configuration.defaultCallTimeout = try daemon.double("call_timeout", in: 0.001...86_400).map { .seconds($0) }

@@ -22,13 +22,18 @@ public struct RPCDispatcher: Sendable {
     public let maxClients: Int
     /// Whether the daemon runs its demo simulators.
     public let demo: Bool
+    /// Told about every instrument call (invoke, get, set) when it ends: the metrics.
+    public let calls: (any CallObserver)?
 
     /// Creates a dispatcher.
-    public init(supervisor: Supervisor, clientCount: @escaping @Sendable () -> Int, maxClients: Int, demo: Bool) {
+    public init(
+        supervisor: Supervisor, clientCount: @escaping @Sendable () -> Int, maxClients: Int, demo: Bool, calls: (any CallObserver)? = nil
+    ) {
         self.supervisor = supervisor
         self.clientCount = clientCount
         self.maxClients = maxClients
         self.demo = demo
+        self.calls = calls
     }
 
     /// Handles one JSON-RPC message from `session`. The message is parsed once (`JSONParser`);
@@ -68,12 +73,16 @@ public struct RPCDispatcher: Sendable {
         case DescribeInstrument.name:
             return .now(Self.encode(id, DescribeInstrument.self, data) { params in try supervisor.describe(params) })
         case InvokeMethod.name:
-            return .later { await Self.encodeAsync(id, InvokeMethod.self, data) { try await supervisor.invoke($0, from: session) } }
+            return .later {
+                await Self.encodeAsync(id, InvokeMethod.self, data, observed: (calls, .invoke)) { try await supervisor.invoke($0, from: session) }
+            }
         case GetProperty.name:
-            return .later { await Self.encodeAsync(id, GetProperty.self, data) { try await supervisor.get($0, from: session) } }
+            return .later {
+                await Self.encodeAsync(id, GetProperty.self, data, observed: (calls, .get)) { try await supervisor.get($0, from: session) }
+            }
         case SetProperty.name:
             return .later {
-                await Self.encodeAsync(id, SetProperty.self, data) { params in
+                await Self.encodeAsync(id, SetProperty.self, data, observed: (calls, .set)) { params in
                     try await supervisor.set(params, from: session)
                     return Empty()
                 }
@@ -130,14 +139,24 @@ public struct RPCDispatcher: Sendable {
         return id == nil ? nil : serialize(id, result)
     }
 
+    /// Runs `body` and encodes its response; with an observer in `observed`, tells it the
+    /// call's kind, outcome and duration.
     private static func encodeAsync<Method: WireMethod>(
-        _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, _ body: (Method.Params) async throws -> Method.Result
+        _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, observed: ((any CallObserver)?, InstrumentCallKind)? = nil,
+        _ body: (Method.Params) async throws -> Method.Result
     ) async -> [UInt8]? {
+        let started = observed?.0 == nil ? nil : ContinuousClock.now
         let result: Result<Method.Result, any Error>
+        var failure: ErrorCode?
         do {
             result = .success(try await body(try decodeParams(method, data)))
         } catch {
+            let error = labvisorError(error)
+            failure = error.code
             result = .failure(error)
+        }
+        if let started, let observed {
+            observed.0?.callEnded(observed.1, error: failure, duration: .now - started)
         }
         return id == nil ? nil : serialize(id, result)
     }

@@ -35,14 +35,30 @@ public final class RPCServer: Service, Sendable {
     private let registry = ConnectionRegistry()
     private let demo: Bool
     private let logger: Logger
-    private let listening = LockedState<(channel: (any Channel)?, waiters: [CheckedContinuation<Void, Never>])>((nil, []))
+    private let listening = LockedState(Listening())
 
-    /// Creates a server for `supervisor` on the unix socket `socketPath`.
-    public init(supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, logger: Logger = Logger(label: "labvisor.wire")) {
+    /// Whether the server listens, and who waits for it to.
+    private struct Listening {
+        var channel: (any Channel)?
+        /// Set when `run()` has ended: later waits fail.
+        var ended = false
+        var waiters: [UInt64: WaitContinuation<Void, any Error>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    private let calls: (any CallObserver)?
+
+    /// Creates a server for `supervisor` on the unix socket `socketPath`; `calls` (the
+    /// metrics) is told about every instrument call.
+    public init(
+        supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, calls: (any CallObserver)? = nil,
+        logger: Logger = Logger(label: "labvisor.wire")
+    ) {
         self.supervisor = supervisor
         self.socketPath = socketPath
         self.limits = limits
         self.demo = demo
+        self.calls = calls
         self.logger = logger
     }
 
@@ -54,7 +70,7 @@ public final class RPCServer: Service, Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = self.registry
         let dispatcher = RPCDispatcher(
-            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo)
+            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo, calls: calls)
         let limits = self.limits
         let supervisor = self.supervisor
         let logger = self.logger
@@ -81,13 +97,21 @@ public final class RPCServer: Service, Sendable {
                             logger: logger))
                 }
             }
-        let channel = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
+        } catch {
+            endListening()
+            throw LabvisorError(
+                .unavailable, "cannot listen on unix://\(socketPath): \(error)", fields: ["endpoint": .string("unix://\(socketPath)")])
+        }
+        defer { endListening() }
         chmod(socketPath, 0o660)  // the labvisor group may connect (DESIGN.md "group-accessible")
         logger.info("listening on unix://\(socketPath)")
         let waiters = listening.withLock { state in
             state.channel = channel
-            defer { state.waiters = [] }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return state.waiters.values
         }
         for waiter in waiters { waiter.resume() }
         try await withTaskCancellationHandler {
@@ -103,16 +127,46 @@ public final class RPCServer: Service, Sendable {
         logger.info("stopped listening on unix://\(socketPath)")
     }
 
-    /// Returns once the server listens (for tests and the demo runner).
-    public func waitUntilListening() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = listening.withLock { state -> Bool in
-                if state.channel != nil { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
+    /// Returns once the server listens (the systemd notifier's readiness, tests).
+    ///
+    /// - Throws: `closed` when the server has stopped or could not listen;
+    ///   `CancellationError` when the waiting task is cancelled.
+    public func waitUntilListening() async throws {
+        let listening = self.listening
+        let socketPath = self.socketPath
+        let id = listening.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
         }
+        try await suspend(
+            until: nil,
+            register: { continuation in
+                let outcome = listening.withLock { state -> Bool? in
+                    if state.channel != nil { return true }
+                    if state.ended { return false }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                switch outcome {
+                case true?: continuation.resume()
+                case false?: continuation.resume(throwing: LabvisorError.closed("the wire server on unix://\(socketPath)"))
+                case nil: break
+                }
+            },
+            expire: { _ in
+                listening.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+            })
+    }
+
+    /// Marks the server stopped and fails the waits for it to listen.
+    private func endListening() {
+        let waiters = listening.withLock { state in
+            state.ended = true
+            state.channel = nil
+            defer { state.waiters = [:] }
+            return state.waiters.values
+        }
+        for waiter in waiters { waiter.resume(throwing: LabvisorError.closed("the wire server on unix://\(socketPath)")) }
     }
 
     /// `SO_PEERCRED`'s `struct ucred` (glibc hides it without `_GNU_SOURCE`).

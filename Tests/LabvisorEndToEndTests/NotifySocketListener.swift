@@ -1,0 +1,99 @@
+import Foundation
+import LabvisorClient
+
+/// systemd's side of `$NOTIFY_SOCKET`: a bound unix datagram socket, at a path in a temporary
+/// folder or in the abstract namespace (`@name`).
+final class NotifySocketListener: Sendable {
+    /// One datagram and when it arrived.
+    struct Message: Sendable {
+        let lines: [String]
+        let at: ContinuousClock.Instant
+    }
+
+    /// The value for `NOTIFY_SOCKET`.
+    let name: String
+    private let descriptor: Int32
+    private let path: String?
+
+    /// Binds a fresh socket: abstract, or a path in the temporary folder.
+    init(abstract: Bool) throws {
+        let unique = "labvisor-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        path = abstract ? nil : FileManager.default.temporaryDirectory.appendingPathComponent(unique + ".sock").path
+        name = path ?? "@" + unique
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw LabvisorError(.unavailable, "socket(): \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes: [UInt8] = path.map { Array($0.utf8) + [0] } ?? [0] + Array(unique.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard bound == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw LabvisorError(.unavailable, "cannot bind the notify socket \(name): \(reason)")
+        }
+    }
+
+    /// The next datagram, waiting at most `limit` (on a Dispatch thread, not the test's
+    /// task pool).
+    ///
+    /// - Throws: `timeout` when none arrives in time.
+    func receive(within limit: Duration) async throws -> Message {
+        let descriptor = self.descriptor
+        let name = self.name
+        let milliseconds = Int32(clamping: limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, milliseconds) == 1 else {
+                    continuation.resume(throwing: LabvisorError(.timeout, "no notification on \(name) within \(limit)"))
+                    return
+                }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = recv(descriptor, &buffer, buffer.count, 0)
+                guard count >= 0 else {
+                    continuation.resume(throwing: LabvisorError(.unavailable, "recv(): \(String(cString: strerror(errno)))"))
+                    return
+                }
+                let text = String(decoding: buffer[..<count], as: UTF8.self)
+                continuation.resume(returning: Message(lines: text.split(separator: "\n").map(String.init), at: .now))
+            }
+        }
+    }
+
+    /// Reads and returns every datagram already queued, without waiting, so the next
+    /// `receive` times an arrival rather than a backlog.
+    func drain() async -> [Message] {
+        var drained: [Message] = []
+        while let message = try? await receive(within: .zero) { drained.append(message) }
+        return drained
+    }
+
+    /// Receives until a message holds `line` (all messages until then, that one included).
+    ///
+    /// - Throws: `timeout` when `line` has not come within `limit`.
+    func receive(until line: String, within limit: Duration) async throws -> [Message] {
+        let deadline = ContinuousClock.now + limit
+        var messages: [Message] = []
+        while !(messages.last?.lines.contains(line) ?? false) {
+            let left = deadline - .now
+            guard left > .zero else {
+                throw LabvisorError(.timeout, "no \(line) on \(name) within \(limit); got \(messages.flatMap(\.lines))")
+            }
+            do {
+                messages.append(try await receive(within: left))
+            } catch {
+                throw LabvisorError(.timeout, "no \(line) on \(name) within \(limit); got \(messages.flatMap(\.lines)) (\(error))")
+            }
+        }
+        return messages
+    }
+
+    deinit {
+        close(descriptor)
+        if let path { unlink(path) }
+    }
+}
