@@ -41,7 +41,7 @@ def start_daemon(executable: str, folder: str) -> subprocess.Popen:
     while time.monotonic() < deadline:
         try:
             with labvisor.connect(f"unix://{path}", timeout=1, answer_timeout=5) as lab:
-                if any(item.name == "loopback" and item.state == "ready" for item in lab.instruments()):
+                if any(item.name == "loopback" for item in lab.instruments()):
                     return process
         except labvisor.LabvisorError:
             pass

@@ -258,7 +258,7 @@ class Lab:
             params["instruments"] = _names(instruments)
         if kinds is not None:
             params["kinds"] = _names(kinds)
-        subscription = Subscription(capacity)
+        subscription = Subscription(self._connection, capacity)
         subscription_id = self._call("events.watch", params)["subscription"]
         self._connection.subscribe(subscription_id, subscription)
         return Watch(self, subscription_id, subscription, timeout)
