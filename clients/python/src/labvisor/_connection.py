@@ -117,7 +117,8 @@ class Connection:
         self._send_lock = threading.Lock()
         self._ids = itertools.count(1)
         # Everything below is guarded by _state; followers wait on it.
-        self._state = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # entered directly on the hot path (Condition.__enter__ is Python code)
+        self._state = threading.Condition(self._lock)
         self._reading = False
         self._followers = 0
         self._pending: Set[int] = set()
@@ -143,8 +144,8 @@ class Connection:
         """
         request_id = next(self._ids)
         payload = b'{"jsonrpc":"2.0","id":%d,%b' % (request_id, body)
-        state = self._state
-        with state:
+        lock = self._lock
+        with lock:
             if self._ended is not None:
                 raise self._ended
             self._pending.add(request_id)
@@ -152,13 +153,13 @@ class Connection:
             with self._send_lock:
                 self._sock.sendall(len(payload).to_bytes(4, "big") + payload)
         except OSError as error:
-            with state:
+            with lock:
                 self._pending.discard(request_id)
             self._end(f"sending failed: {error}")
             raise self._ended or UnavailableError(str(error)) from None
         responses = self._responses
         self._wait(lambda: request_id in responses, None if wait is None else time.monotonic() + wait)
-        with state:
+        with lock:
             self._pending.discard(request_id)
             response = responses.pop(request_id, None)
         if response is None:
@@ -184,7 +185,7 @@ class Connection:
         """Returns once ``ready()`` (checked under the state lock), the connection ended, or
         ``deadline`` (monotonic) passed. Reads the socket when no other thread does."""
         state = self._state
-        with state:
+        with self._lock:
             while True:
                 if ready() or self._ended is not None:
                     return
@@ -200,7 +201,7 @@ class Connection:
         try:
             self._read(ready, deadline)
         finally:
-            with state:
+            with self._lock:
                 self._reading = False
                 if self._followers:
                     state.notify_all()  # one of them reads next
@@ -213,7 +214,6 @@ class Connection:
         """As the one reader: reads and dispatches frames until ``ready()``, the end (True)
         or the deadline (False)."""
         sock = self._sock
-        state = self._state
         while True:
             if deadline is None:
                 if self._timed:
@@ -239,11 +239,11 @@ class Connection:
             if not frames:
                 continue
             try:
-                with state:
+                with self._lock:
                     for frame in frames:
                         self._dispatch(frame)
                     if self._followers:
-                        state.notify_all()
+                        self._state.notify_all()
                     if ready() or self._ended is not None:
                         return True
             except Exception as error:  # noqa: BLE001 - a bad frame ends the connection, never hangs callers
