@@ -40,16 +40,41 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON: pass numbers, strings, booleans, None, lists or dicts")
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_default).encode
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_default)
+_encode: Callable[[Any], str] = _encoder.encode
+try:
+    # The C encoder built once (JSONEncoder.encode builds one per call): compact, ASCII,
+    # NaN refused, no circularity check (a cycle raises RecursionError, refused below).
+    _c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined,misc]
+        None, _default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False)
+
+    def _fast_encode(value: Any) -> str:
+        return "".join(_c_encode(value, 0))
+
+    if _fast_encode({"a": [1, 2.5, None, True, "é"]}) == _encode({"a": [1, 2.5, None, True, "é"]}):
+        _encode = _fast_encode
+except (AttributeError, TypeError):
+    pass
+
+# The C scanner of json.loads, without its bytes-encoding detection per call.
+_scan = json.JSONDecoder().scan_once
 
 
 def dumps(value: Any) -> bytes:
     """``value`` as compact JSON bytes; :class:`InvalidArgumentError` when it is not JSON."""
     try:
         return _encode(value).encode()
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         raise InvalidArgumentError(f"cannot send {value!r}: {error}",
                                    fields={"argument": "value", "reason": str(error)}) from None
+
+
+def loads(frame: bytes) -> Any:
+    """One JSON message (UTF-8)."""
+    try:
+        return _scan(frame.decode(), 0)[0]
+    except StopIteration as error:
+        raise ValueError(f"not JSON at {error.value}") from None
 
 
 class Subscription:
@@ -235,9 +260,12 @@ class Connection:
             if not data:
                 self._end("the daemon closed the connection")
                 return True
-            frames = self._frames(data)
-            if not frames:
-                continue
+            if not self._partial and int.from_bytes(data[:4], "big") + 4 == len(data):
+                frames = [data[4:]]  # the usual case: exactly one whole message
+            else:
+                frames = self._frames(data)
+                if not frames:
+                    continue
             try:
                 with self._lock:
                     for frame in frames:
@@ -276,7 +304,7 @@ class Connection:
             if handler is not None:
                 handler(frame)
             return
-        message = json.loads(frame)
+        message = loads(frame)
         request_id = message.get("id")
         if request_id is not None:
             if request_id in self._pending:
