@@ -183,10 +183,13 @@ class Connection:
             self._end(f"sending failed: {error}")
             raise self._ended or UnavailableError(str(error)) from None
         responses = self._responses
-        self._wait(lambda: request_id in responses, None if wait is None else time.monotonic() + wait)
-        with lock:
-            self._pending.discard(request_id)
-            response = responses.pop(request_id, None)
+        try:
+            self._wait(lambda: request_id in responses, None if wait is None else time.monotonic() + wait)
+        finally:
+            # Also when the wait is interrupted (Ctrl-C): a late answer is then dropped.
+            with lock:
+                self._pending.discard(request_id)
+                response = responses.pop(request_id, None)
         if response is None:
             if self._ended is not None:
                 raise self._ended
