@@ -169,3 +169,20 @@ def test_one_connection_shared_by_threads(lab):
         thread.join(60)
     assert not any(thread.is_alive() for thread in threads)
     assert failures == []
+
+
+def test_python_names():
+    assert labvisor.python_name("moveAbsolute") == "move_absolute"
+    assert labvisor.python_name("axisCount") == "axis_count"
+    assert labvisor.python_name("getXYPosition") == "get_xy_position"
+    assert labvisor.python_name("home") == "home"
+
+
+def test_schemas_and_describe(lab):
+    stage = lab.instrument("stage-x")
+    assert stage.methods["move_absolute"]["name"] == "moveAbsolute"
+    assert stage.properties["velocity"]["writable"] is True
+    assert stage.properties["position"].get("writable", False) is False
+    description = lab.describe("laser-488")
+    assert description["summary"]["name"] == "laser-488"
+    assert {m["name"] for m in description["interface"]["methods"]} >= {"emissionOn", "emissionOff"}

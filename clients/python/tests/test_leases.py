@@ -182,3 +182,28 @@ def test_closing_the_connection_releases(daemon, other):
     lab.close()
     with other.lock("heater-1", timeout=10):
         pass
+
+
+def test_summaries_show_the_lease(lab, other):
+    with other.lock("heater-1") as heater:
+        item = next(i for i in lab.instruments() if i.name == "heater-1")
+        assert item.lease is not None and item.lease.lease == heater.lease.id and item.lease.holder
+        assert "leased by" in repr(item)
+    assert next(i for i in lab.instruments() if i.name == "heater-1").lease is None
+
+
+def test_acting_under_another_connections_token(daemon, other):
+    with other.lock(["heater-1", "loopback"]) as lease:
+        with labvisor.connect(daemon.url, lease_token=lease.token, lease_instruments=["heater-1"]) as borrower:
+            assert "inherited lease on heater-1" in repr(borrower)
+            heater = borrower.instrument("heater-1")
+            assert repr(heater).endswith("inherited lease>")
+            heater.setpoint = 26.0
+            assert heater.setpoint == pytest.approx(26.0)
+            with borrower.lock("heater-1") as same:    # reused: no wait, no second lease
+                assert same.lease.id is None and same.lease.inherited == ("heater-1",)
+            with pytest.raises(labvisor.LeaseRequiredError):
+                borrower.instrument("loopback").sleep(0.01)  # the token was not lent for it
+        assert lease.id in {info.lease for info in other.leases()}  # the borrower's exit kept it
+    with pytest.raises(labvisor.InvalidArgumentError):
+        labvisor.connect(daemon.url, lease_token="x")

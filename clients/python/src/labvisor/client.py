@@ -117,20 +117,24 @@ class Event:
 
 
 def connect(url: Union[None, str, Endpoint] = None, *, timeout: float = 5.0,
-            answer_timeout: Optional[float] = None, lease_token: Optional[str] = None) -> "Lab":
+            answer_timeout: Optional[float] = None, lease_token: Optional[str] = None,
+            lease_instruments: Optional[Sequence[str]] = None) -> "Lab":
     """Connects to labvisord.
 
     ``url``: ``unix:///path``, ``tcp://host:port`` or ``None`` for the default rule (``LABVISOR_URL``,
     else the local socket, as the CLI). ``timeout`` bounds the connect; ``answer_timeout`` bounds
     every wait for an answer that has no timeout of its own (``None``: the daemon's own call
     deadlines bound them). A script run by ``labvisor lock ... -- python script.py`` acts under
-    the parent's lease (``LABVISOR_LEASE``, ``LABVISOR_INSTRUMENTS``); ``lease_token`` names a
-    lease explicitly.
+    the parent's lease (``LABVISOR_LEASE``, ``LABVISOR_INSTRUMENTS``); ``lease_token`` and
+    ``lease_instruments`` name another process's lease explicitly (its ``Lease.token``).
     """
     endpoint = as_endpoint(url)
     inherited: Optional[Tuple[str, Tuple[str, ...]]] = None
-    if lease_token is not None:
-        inherited = (lease_token, tuple(_split(os.environ.get("LABVISOR_INSTRUMENTS"))))
+    if (lease_token is None) != (lease_instruments is None):
+        raise InvalidArgumentError("connect: give lease_token and lease_instruments together",
+                                   fields={"argument": "lease_token", "reason": "needs lease_instruments"})
+    if lease_token is not None and lease_instruments is not None:
+        inherited = (lease_token, tuple(_names(lease_instruments) or ()))
     elif os.environ.get("LABVISOR_LEASE"):
         same_daemon = url is None or (os.environ.get("LABVISOR_URL") and endpoint == endpoint_from_environment())
         if same_daemon:
