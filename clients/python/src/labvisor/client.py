@@ -237,18 +237,30 @@ class Lab:
             reused = [name for name in names if name in inherited_names]
             to_take = [name for name in names if name not in inherited_names]
             grant = self._acquire({"instruments": to_take, "timeout": timeout}, timeout) if to_take else None
-            return Lease(self, names, grant, reused, single)
+            return self._lease(names, grant, reused, single)
         # A query: instruments already held through the inherited lease come first.
         if inherited_names:
             matching = [item.name for item in self.instruments(where) if item.name in inherited_names]
             if len(matching) >= count:
                 chosen = matching[:count]
-                return Lease(self, chosen, None, chosen, single)
+                return self._lease(chosen, None, chosen, single)
         grant = self._acquire({"where": where, "count": count, "timeout": timeout}, timeout)
-        return Lease(self, list(grant["instruments"]), grant, [], single)
+        return self._lease(list(grant["instruments"]), grant, [], single)
 
     def _acquire(self, params: Dict[str, Any], timeout: float) -> Dict[str, Any]:
         return self._call("leases.acquire", params, timeout)
+
+    def _lease(self, names: Sequence[str], grant: Optional[Dict[str, Any]], reused: Sequence[str], single: bool) -> "Lease":
+        try:
+            return Lease(self, names, grant, reused, single)
+        except BaseException:
+            # Describing the instruments failed (or was interrupted): do not keep the lease.
+            if grant is not None and not self.closed:
+                try:
+                    self._call("leases.release", {"lease": grant["lease"]})
+                except LabvisorError:
+                    pass
+            raise
 
     # Events
 
