@@ -44,3 +44,9 @@ if [ -s "$requirements" ]; then
         cp "$requirements" "$stamp"
     fi
 fi
+
+# The Python client (clients/python), installed into the same venv for its tests; reinstalled
+# every run so the tests always see the working tree's code.
+if [ -x "$venv/bin/python3" ]; then
+    "$venv/bin/python3" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation ./clients/python
+fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, builds, and runs every test twice: once
-# plainly (tests in parallel) and once under ThreadSanitizer (one at a time) (`LockedState` uses pthread mutexes so TSan sees
+# plainly (tests in parallel) and once under ThreadSanitizer (one at a time), with the Python
+# client's pytest suite between the two passes (against the debug daemon) (`LockedState` uses pthread mutexes so TSan sees
 # our locking). Fails on any failing test, any TSan report, or when no test ran at all.
 #
 # Hardware tests run the real libudev code against umockdev testbeds. They need umockdev's
@@ -55,6 +56,29 @@ run_tests() {
 
 swift build --build-tests
 run_tests "debug build"
+
+# The Python client's tests (clients/python/tests, pytest in .venv-tools, where setup.sh
+# installed the client) against a real `labvisord --demo --loopback` from the debug build
+# above, with the debug `labvisor` CLI. Fails when pytest fails or collects no test.
+run_python_tests() {
+    echo "test: Python client" >&2
+    set +e
+    (cd clients/python && LABVISOR_BIN="$PWD/../../.build/debug" ../../.venv-tools/bin/python3 -m pytest -q -p no:cacheprovider tests) 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    set -e
+    if [ "$status" -ne 0 ]; then
+        echo "test: Python client: pytest failed (exit $status)" >&2
+        exit 1
+    fi
+    local count
+    count=$(grep -E "^[0-9]+ passed" "$log" | tail -1 | sed -E 's/^([0-9]+) passed.*/\1/')
+    if [ -z "$count" ] || [ "$count" -eq 0 ]; then
+        echo "test: Python client: no tests ran" >&2
+        exit 1
+    fi
+    echo "test: Python client: $count tests passed" >&2
+}
+run_python_tests
 # One test at a time under TSan: its slowdown multiplied by ~300 concurrent tests (PTYs,
 # child daemons, umockdev re-runs) on 2 cores starves timers and makes timing tests flaky;
 # the plain pass above runs them concurrently.

@@ -64,4 +64,5 @@ def main():
     finally:
         server.kill()
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""One connection to labvisord: length-prefixed JSON-RPC 2.0 frames over a socket.
+
+Any thread may call :meth:`Connection.request` or wait on a :class:`Subscription`. Reading is
+done by the waiting threads themselves, one at a time (leader/followers): the first thread
+that waits becomes the reader; it reads frames and hands every response to its caller by id
+and every ``event`` notification to its subscription, until what it waits for has come; then
+the next waiting thread takes over. One caller alone therefore reads its own answer, with no
+hand-off between threads (which costs ~50 us of CPU per call in CPython, ten times the rest
+of the client; see docs/benchmarks.md). Requests are encoded once into one buffer and written
+with one ``sendall`` under a lock, so frames from several threads never interleave.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import socket
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Set
+
+from .endpoint import Endpoint
+from .errors import ClosedError, InvalidArgumentError, LabvisorError, TimeoutError, UnavailableError, error_from_wire
+
+__all__ = ["Connection", "Subscription", "dumps"]
+
+#: Frames larger than this are refused by the daemon (docs/wire.md).
+MAX_FRAME = 64 * 1024 * 1024
+
+
+def _default(value: Any) -> Any:
+    # numpy scalars and arrays, and other objects that know their plain value.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON: pass numbers, strings, booleans, None, lists or dicts")
+
+
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_default)
+_encode: Callable[[Any], str] = _encoder.encode
+try:
+    # The C encoder built once (JSONEncoder.encode builds one per call): compact, ASCII,
+    # NaN refused, no circularity check (a cycle raises RecursionError, refused below).
+    _c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined,misc]
+        None, _default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False)
+
+    def _fast_encode(value: Any) -> str:
+        return "".join(_c_encode(value, 0))
+
+    if _fast_encode({"a": [1, 2.5, None, True, "é"]}) == _encode({"a": [1, 2.5, None, True, "é"]}):
+        _encode = _fast_encode
+except (AttributeError, TypeError):
+    pass
+
+# The C scanner of json.loads, without its bytes-encoding detection per call.
+_scan = json.JSONDecoder().scan_once
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as compact JSON bytes; :class:`InvalidArgumentError` when it is not JSON."""
+    try:
+        return _encode(value).encode()
+    except (TypeError, ValueError, RecursionError) as error:
+        raise InvalidArgumentError(f"cannot send {value!r}: {error}",
+                                   fields={"argument": "value", "reason": str(error)}) from None
+
+
+def loads(frame: bytes) -> Any:
+    """One JSON message (UTF-8)."""
+    try:
+        return _scan(frame.decode(), 0)[0]
+    except StopIteration as error:
+        raise ValueError(f"not JSON at {error.value}") from None
+
+
+class Subscription:
+    """Events of one ``events.watch`` subscription, buffered up to ``capacity`` (the oldest
+    are dropped past it and reported as a ``gap`` with ``missed``)."""
+
+    def __init__(self, connection: "Connection", capacity: int = 4096) -> None:
+        self._connection = connection
+        self._items: Deque[Dict[str, Any]] = collections.deque()
+        self._capacity = capacity
+        self._missed = 0
+
+    def _put(self, event: Dict[str, Any]) -> None:
+        # Called with the connection's state lock held.
+        if len(self._items) >= self._capacity:
+            self._items.popleft()
+            self._missed += 1
+        self._items.append(event)
+
+    def _ready(self) -> bool:
+        return bool(self._items or self._missed)
+
+    def get(self, timeout: Optional[float]) -> Optional[Dict[str, Any]]:
+        """The next event, waiting up to ``timeout`` seconds (``None``: until one comes);
+        ``None`` when the time ran out. Raises the connection's end once the buffer is empty."""
+        connection = self._connection
+        deadline = None if timeout is None else time.monotonic() + timeout
+        connection._wait(self._ready, deadline)
+        with connection._state:
+            if self._missed:
+                missed, self._missed = self._missed, 0
+                return {"kind": "gap", "instrument": None, "fields": {"missed": missed, "where": "client"},
+                        "sequence": 0, "time": time.time()}
+            if self._items:
+                return self._items.popleft()
+        if connection._ended is not None:
+            raise connection._ended
+        return None
+
+
+class Connection:
+    """A connection to labvisord at ``endpoint``; thread-safe."""
+
+    def __init__(self, endpoint: Endpoint, connect_timeout: float = 5.0) -> None:
+        self.endpoint = endpoint
+        if endpoint.path is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: Any = endpoint.path
+        else:
+            sock = socket.socket(socket.AF_INET6 if ":" in (endpoint.host or "") else socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            address = (endpoint.host, endpoint.port)
+        sock.settimeout(connect_timeout)
+        try:
+            sock.connect(address)
+        except OSError as error:
+            sock.close()
+            raise UnavailableError(
+                f"cannot connect to labvisord at {endpoint}: {error.strerror or error} "
+                "(is the daemon running? LABVISOR_URL sets where to look)",
+                fields={"endpoint": str(endpoint)}) from None
+        sock.settimeout(None)
+        self._sock = sock
+        self._timed = False  # whether the socket is in timeout mode (only the reader changes it)
+        self._send_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        # Everything below is guarded by _state; followers wait on it.
+        self._lock = threading.Lock()  # entered directly on the hot path (Condition.__enter__ is Python code)
+        self._state = threading.Condition(self._lock)
+        self._reading = False
+        self._followers = 0
+        self._pending: Set[int] = set()
+        self._responses: Dict[int, Dict[str, Any]] = {}
+        self._subscriptions: Dict[int, Subscription] = {}
+        self._early: Dict[int, List[Dict[str, Any]]] = {}
+        self._finished: Set[int] = set()
+        self._ended: Optional[LabvisorError] = None
+        # Only the reader touches the partial frame.
+        self._partial = bytearray()
+        #: Called (by the reading thread) with each binary frame (``0x00``, header, payload);
+        #: dropped when unset.
+        self.on_binary: Optional[Callable[[bytes], None]] = None
+
+    # Requests
+
+    def request(self, body: bytes, wait: Optional[float]) -> Any:
+        """Sends one request whose JSON, after ``{"jsonrpc":"2.0","id":N,``, is ``body``
+        (``"method":...,"params":{...}}``), and returns its result.
+
+        ``wait`` bounds the wait for the answer in seconds (``None``: until the daemon answers
+        or the connection ends). Raises the daemon's error as a :class:`LabvisorError`.
+        """
+        request_id = next(self._ids)
+        payload = b'{"jsonrpc":"2.0","id":%d,%b' % (request_id, body)
+        lock = self._lock
+        with lock:
+            if self._ended is not None:
+                raise self._ended
+            self._pending.add(request_id)
+        try:
+            with self._send_lock:
+                self._sock.sendall(len(payload).to_bytes(4, "big") + payload)
+        except OSError as error:
+            with lock:
+                self._pending.discard(request_id)
+            self._end(f"sending failed: {error}")
+            raise self._ended or UnavailableError(str(error)) from None
+        responses = self._responses
+        try:
+            self._wait(lambda: request_id in responses, None if wait is None else time.monotonic() + wait)
+        finally:
+            # Also when the wait is interrupted (Ctrl-C): a late answer is then dropped.
+            with lock:
+                self._pending.discard(request_id)
+                response = responses.pop(request_id, None)
+        if response is None:
+            if self._ended is not None:
+                raise self._ended
+            raise TimeoutError(f"no answer from labvisord at {self.endpoint} within {wait:g} s (client-side wait)",
+                               fields={"endpoint": str(self.endpoint), "timeoutSeconds": wait})
+        result = response.get("result", response)
+        if result is response:
+            error = response.get("error")
+            if isinstance(error, dict):
+                raise error_from_wire(error)
+            raise UnavailableError("the daemon's response has neither result nor error")
+        return result
+
+    def call(self, method: str, params: Dict[str, Any], wait: Optional[float] = None) -> Any:
+        """Calls a wire method with ``params`` and returns its result."""
+        return self.request(b'"method":%b,"params":%b}' % (dumps(method), dumps(params)), wait)
+
+    # Waiting and reading
+
+    def _wait(self, ready: Callable[[], bool], deadline: Optional[float]) -> None:
+        """Returns once ``ready()`` (checked under the state lock), the connection ended, or
+        ``deadline`` (monotonic) passed. Reads the socket when no other thread does."""
+        state = self._state
+        with self._lock:
+            while True:
+                if ready() or self._ended is not None:
+                    return
+                if not self._reading:
+                    self._reading = True
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return
+                self._followers += 1
+                state.wait(remaining)
+                self._followers -= 1
+        try:
+            self._read(ready, deadline)
+        finally:
+            with self._lock:
+                self._reading = False
+                if self._followers:
+                    state.notify_all()  # one of them reads next
+                ended = self._ended is not None
+            if ended:
+                self._close_socket()
+        # _read returns only when ready, ended or past the deadline: nothing more to wait for.
+
+    def _read(self, ready: Callable[[], bool], deadline: Optional[float]) -> bool:
+        """As the one reader: reads and dispatches frames until ``ready()``, the end (True)
+        or the deadline (False)."""
+        sock = self._sock
+        while True:
+            if deadline is None:
+                if self._timed:
+                    sock.settimeout(None)
+                    self._timed = False
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                sock.settimeout(remaining)
+                self._timed = True
+            try:
+                data = sock.recv(262144)
+            except socket.timeout:
+                return False
+            except OSError as error:
+                self._end(str(error))
+                return True
+            if not data:
+                self._end("the daemon closed the connection")
+                return True
+            if not self._partial and int.from_bytes(data[:4], "big") + 4 == len(data):
+                frames = [data[4:]]  # the usual case: exactly one whole message
+            else:
+                frames = self._frames(data)
+                if not frames:
+                    continue
+            try:
+                with self._lock:
+                    for frame in frames:
+                        self._dispatch(frame)
+                    if self._followers:
+                        self._state.notify_all()
+                    if ready() or self._ended is not None:
+                        return True
+            except Exception as error:  # noqa: BLE001 - a bad frame ends the connection, never hangs callers
+                self._end(f"unreadable message from the daemon: {error!r}")
+                return True
+
+    def _frames(self, data: bytes) -> List[bytes]:
+        """The complete frames in what has been read so far; keeps the rest."""
+        partial = self._partial
+        if partial:
+            partial += data
+            data = bytes(partial)
+            partial.clear()
+        frames = []
+        offset, size = 0, len(data)
+        while size - offset >= 4:
+            end = offset + 4 + int.from_bytes(data[offset:offset + 4], "big")
+            if end > size:
+                break
+            frames.append(data[offset + 4:end])
+            offset = end
+        if offset < size:
+            partial += data[offset:]
+        return frames
+
+    def _dispatch(self, frame: bytes) -> None:
+        # Called with the state lock held.
+        if frame[:1] == b"\x00":
+            handler = self.on_binary
+            if handler is not None:
+                handler(frame)
+            return
+        message = loads(frame)
+        request_id = message.get("id")
+        if request_id is not None:
+            if request_id in self._pending:
+                self._responses[request_id] = message
+            return
+        method = message.get("method")
+        if method == "event":
+            params = message.get("params") or {}
+            subscription_id = params.get("subscription")
+            event = params.get("event")
+            subscription = self._subscriptions.get(subscription_id)
+            if subscription is not None:
+                subscription._put(event)
+            elif subscription_id not in self._finished:
+                early = self._early.setdefault(subscription_id, [])
+                if len(early) < 4096:
+                    early.append(event)
+        elif method is None and isinstance(message.get("error"), dict):
+            # An error for no request: the daemon refused this connection (a limit).
+            self._ended = self._ended or error_from_wire(message["error"])
+
+    # Subscriptions
+
+    def subscribe(self, subscription_id: int, subscription: Subscription) -> None:
+        """Routes the ``event`` notifications of ``subscription_id`` to ``subscription``
+        (including any that arrived before the ``events.watch`` answer)."""
+        with self._state:
+            for event in self._early.pop(subscription_id, []):
+                subscription._put(event)
+            self._subscriptions[subscription_id] = subscription
+
+    def unsubscribe(self, subscription_id: int) -> None:
+        """Stops routing events of ``subscription_id``."""
+        with self._state:
+            self._subscriptions.pop(subscription_id, None)
+            self._early.pop(subscription_id, None)
+            self._finished.add(subscription_id)
+
+    # Life
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended."""
+        return self._ended is not None
+
+    def close(self) -> None:
+        """Closes the connection; the daemon releases the leases it held. Idempotent."""
+        self._end("closed by the client", closed=True)
+        with self._state:
+            reading = self._reading
+        if not reading:
+            self._close_socket()
+
+    def _close_socket(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def _end(self, reason: str, closed: bool = False) -> None:
+        with self._state:
+            if self._ended is None:
+                self._ended = (ClosedError(f"the connection to labvisord at {self.endpoint} is closed",
+                                           fields={"what": "connection", "endpoint": str(self.endpoint)})
+                               if closed else
+                               UnavailableError(f"the connection to labvisord at {self.endpoint} ended: {reason}",
+                                                fields={"endpoint": str(self.endpoint)}))
+            self._state.notify_all()
+        try:
+            # Wakes a reader blocked in recv.
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def __del__(self) -> None:
+        try:
+            self._sock.close()
+        except Exception:  # noqa: BLE001
+            pass
