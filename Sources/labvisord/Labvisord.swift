@@ -6,7 +6,7 @@ import LabvisorServer
 import Logging
 import ServiceLifecycle
 
-/// `labvisord`: the daemon. One `ServiceGroup`: the supervisor and the wire server; SIGTERM
+/// `labvisord`: the daemon. One `ServiceGroup`: discovery, the supervisor and the wire server; SIGTERM
 /// or SIGINT stop accepting, shut every driver down to its safe state, and exit 0.
 @main
 struct Labvisord: AsyncParsableCommand {
@@ -55,24 +55,32 @@ struct Labvisord: AsyncParsableCommand {
             }
             return path
         }()
-        let supervisor = Supervisor(defaultCallTimeout: configuration.defaultCallTimeout, logger: logger)
+        let supervisor = Supervisor(
+            defaultCallTimeout: configuration.defaultCallTimeout, gracePeriod: configuration.gracePeriod, logger: logger)
         let simulators = try SimulatedInstruments(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         let pinned = configuration.instruments.filter { $0.pin != nil }.map(\.name)
+        // Hardware comes from udev discovery, except in a demo that pins nothing.
+        let discovery = demo && pinned.isEmpty
+            ? nil : DiscoveryService(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         if !pinned.isEmpty {
-            logger.warning("pinned hardware instruments wait for discovery, which the daemon does not run yet: \(pinned.joined(separator: ", "))")
+            logger.info("pinned hardware instruments appear when discovery finds their devices: \(pinned.joined(separator: ", "))")
         }
         if loopback { supervisor.addLoopback(logger: logger) }
         logger.info("instruments: \(supervisor.instrumentNames.joined(separator: ", "))\(file.map { " (from \($0))" } ?? "")")
         let server = RPCServer(
             supervisor: supervisor, socketPath: socketPath,
             limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
-            demo: demo, logger: logger)
+            demo: demo, simulators: simulators, logger: logger)
+        // Started in this order, shut down in reverse: the server stops accepting first, then
+        // every driver goes to its safe state, then discovery stops.
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            (discovery.map { [.init(service: $0)] } ?? []) + [
+                .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
+                .init(service: server),
+            ]
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
-                    .init(service: server),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

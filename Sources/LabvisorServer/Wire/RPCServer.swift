@@ -34,12 +34,18 @@ public final class RPCServer: Service, Sendable {
     private let supervisor: Supervisor
     private let registry = ConnectionRegistry()
     private let demo: Bool
+    private let simulators: SimulatedInstruments?
     private let logger: Logger
     private let listening = LockedState<(channel: (any Channel)?, waiters: [CheckedContinuation<Void, Never>])>((nil, []))
 
-    /// Creates a server for `supervisor` on the unix socket `socketPath`.
-    public init(supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, logger: Logger = Logger(label: "labvisor.wire")) {
+    /// Creates a server for `supervisor` on the unix socket `socketPath`; `simulators` answer
+    /// `simulator.unplug` and `simulator.replug`.
+    public init(
+        supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false,
+        simulators: SimulatedInstruments? = nil, logger: Logger = Logger(label: "labvisor.wire")
+    ) {
         self.supervisor = supervisor
+        self.simulators = simulators
         self.socketPath = socketPath
         self.limits = limits
         self.demo = demo
@@ -54,7 +60,8 @@ public final class RPCServer: Service, Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = self.registry
         let dispatcher = RPCDispatcher(
-            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo)
+            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo,
+            simulators: simulators)
         let limits = self.limits
         let supervisor = self.supervisor
         let logger = self.logger
