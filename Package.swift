@@ -184,7 +184,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
-        .testTarget(name: "LabvisorServerTests", dependencies: ["LabvisorServer"]),
+        .testTarget(name: "LabvisorServerTests", dependencies: ["LabvisorServer", "LabvisorDriverTesting"]),
         // The real daemon process, driven by the real clients (needs the built executables).
         .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
         .testTarget(
