@@ -179,14 +179,14 @@ let package = Package(
         .testTarget(
             name: "LabvisorUmockdevTests",
             dependencies: [
-                "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting",
+                "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting", "LabvisorClient", "LabvisorReferenceDrivers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
         .testTarget(name: "LabvisorServerTests", dependencies: ["LabvisorServer", "LabvisorDriverTesting"]),
         // The real daemon process, driven by the real clients (needs the built executables).
-        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
+        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient", "LabvisorDriverTesting"]),
         .testTarget(
             name: "LabvisorDriverKitTests",
             dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),

@@ -1,5 +1,6 @@
 import Foundation
 import LabvisorClient
+import LabvisorDriverTesting
 
 /// A real `labvisord --demo` process on a private socket, for end-to-end tests.
 final class DaemonProcess: Sendable {
@@ -9,16 +10,7 @@ final class DaemonProcess: Sendable {
     let log: URL
 
     /// The products folder holding `labvisord` and `labvisor` (beside the test bundle).
-    static func products() throws -> URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("labvisord").path) {
-            guard folder.path != "/" else {
-                throw LabvisorError(.notFound, "no labvisord executable near the test bundle: build with `swift build --build-tests`")
-            }
-            folder.deleteLastPathComponent()
-        }
-        return folder
-    }
+    static func products() throws -> URL { try BuiltExecutables.folder() }
 
     /// The repository root (for `drivers/`).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

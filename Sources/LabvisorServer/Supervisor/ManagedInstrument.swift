@@ -83,6 +83,7 @@ public final class ManagedInstrument: Sendable {
                     _ = try? lifecycle.transition(from: .opening, to: .ready, reason: "driver opened")
                     return hosted
                 } catch {
+                    logger.warning("instrument \(name): opening its driver failed: \(error)")
                     _ = try? lifecycle.transition(from: .opening, to: .faulted, reason: "opening failed: \(error)")
                     throw error
                 }

@@ -84,6 +84,8 @@ extension Supervisor {
             if let attachment, attachment != state.attachment { return (nil, false) }
             guard state.current == nil else { return (state.loss, false) }
             state.current = absence
+            // `gone` before the driver's shutdown starts (it looks at the state).
+            _ = try? instrument.lifecycle.transition(to: .gone, reason: reason)
             // Calls in progress and waiting end now with `deviceGone`, before the shutdown's
             // own immediate turn could interrupt them with anything else.
             instrument.session.resource?.deviceGone(reason)
@@ -95,7 +97,6 @@ extension Supervisor {
             return (state.loss, true)
         }
         if loss.new {
-            _ = try? instrument.lifecycle.transition(to: .gone, reason: reason)
             leases.setStatus(LifecycleState.gone.rawValue, of: name)
             logger.warning("instrument \(name): device gone (\(reason)); kept for \(grace.seconds) s in case it comes back")
         }
