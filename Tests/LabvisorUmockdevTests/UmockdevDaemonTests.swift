@@ -75,6 +75,9 @@ import Testing
         #expect(gone?.code == .deviceGone)
 
         await relay.relay.stop()
+        // What the old connection left unread on the line (its last words to the device) must
+        // not answer the new one's first request.
+        try await Self.drainUntilClosed(node)
 
         // Plugged back in (udev says add): the same device re-attaches under the same name, and
         // since this client still holds the instrument, the daemon reopens the driver by itself.
@@ -103,6 +106,23 @@ import Testing
     static func send(_ action: String, to testbed: UmockdevTestbed) {
         let paths = [MockUSBRecords.ftdiPath, MockUSBRecords.ftdiInterfacePath, MockUSBRecords.ftdiTTYPath]
         for path in action == "remove" ? paths.reversed() : paths { testbed.uevent("/sys" + path, action) }
+    }
+
+    /// Reads and drops what is left on `node`'s master until the daemon has closed its end
+    /// (the read fails with EIO). At most 20 s.
+    static func drainUntilClosed(_ node: MockSerialNode) async throws {
+        let flags = fcntl(node.master, F_GETFL)
+        _ = fcntl(node.master, F_SETFL, flags | O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            let count = read(node.master, &buffer, buffer.count)
+            if count < 0 && errno == EIO { return }
+            guard ContinuousClock.now < deadline else {
+                throw LabvisorError(.timeout, "the daemon did not close \(node.path) within 20 s")
+            }
+            if count <= 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
     }
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
