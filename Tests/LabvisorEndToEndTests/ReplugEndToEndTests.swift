@@ -38,7 +38,7 @@ struct ReplugEndToEndTests {
         let failure = await #expect(throws: LabvisorError.self) { try await move.value }
         let failedAfter = ContinuousClock.now - pulled
         #expect(failure?.code == .deviceGone, "\(failure.map { "\($0)" } ?? "")")
-        #expect(failedAfter < .seconds(5), "the move fails at the unplug (\(failedAfter)), not at its \(moveTimeout) deadline")
+        #expect(failedAfter < .seconds(15), "the move fails at the unplug (\(failedAfter)), not at its \(moveTimeout) deadline")
         #expect(try await client.list().first { $0.name == stage }?.state == "gone")
         let listed = try await daemon.labvisor(["list", "--json"])
         #expect(listed.output.contains("\"state\" : \"gone\""), "\(listed.output)")

@@ -67,7 +67,8 @@ struct DeviceLossTests {
         await fixture.supervisor.deviceGone(fixture.name, reason: "unplugged by the test")
         let failure = await thrownError { try await call.value }
         #expect(failure?.code == .deviceGone, "\(failure.map { "\($0)" } ?? "")")
-        #expect(ContinuousClock.now - pulled < .seconds(2), "the call ends at once, not at its 60 s deadline")
+        // Bounded well under the deadline (a loaded machine, TSan, stretch "at once").
+        #expect(ContinuousClock.now - pulled < .seconds(10), "the call ends at once, not at its 60 s deadline")
         #expect(fixture.state == .gone)
         try await fixture.waitForState(.gone)
 
