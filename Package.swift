@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "LabvisorUmockdevTests",
             dependencies: [
-                "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting",
+                "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting", "LabvisorClient", "LabvisorReferenceDrivers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -198,7 +198,7 @@ let package = Package(
             dependencies: ["LabvisorServer", "LabvisorProtocol", "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),
         // The real daemon process, driven by the real clients (needs the built executables).
         // (LabvisorServer for the systemd notifier's in-process tests, beside the daemon's.)
-        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient", "LabvisorServer"]),
+        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient", "LabvisorServer", "LabvisorDriverTesting"]),
         .testTarget(
             name: "LabvisorDriverKitTests",
             dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),

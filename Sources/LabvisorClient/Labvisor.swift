@@ -103,6 +103,19 @@ public final class Labvisor: Sendable {
         _ = try await connection.call(RevokeLease.self, .init(lease: lease, reason: reason))
     }
 
+    /// Unplugs a simulated instrument's device (`simulator.unplug`); returns its state (`gone`).
+    @discardableResult
+    public func unplugSimulator(_ instrument: String) async throws -> String {
+        try await connection.call(UnplugSimulator.self, .init(instrument: instrument)).state
+    }
+
+    /// Plugs a simulated instrument's device back in (`simulator.replug`); returns its state
+    /// (`ready` when connections still hold it and its driver was reopened, else `discovered`).
+    @discardableResult
+    public func replugSimulator(_ instrument: String) async throws -> String {
+        try await connection.call(ReplugSimulator.self, .init(instrument: instrument)).state
+    }
+
     /// Runs `body` holding a lease on `instruments`, and releases it however `body` ends.
     public func withLease<Value: Sendable>(
         _ instruments: [String], timeout: Duration = .zero, _ body: (LeaseGrant) async throws -> Value

@@ -50,10 +50,20 @@ public final class RecordedEvents: EventSink {
     public func waitFor(
         _ property: String, timeout: Duration = .seconds(10), _ matches: @escaping @Sendable (JSONValue) -> Bool = { _ in true }
     ) async throws {
-        let accepts: @Sendable (Event) -> Bool = { event in
+        try await waitFor("'\(property)' event", timeout: timeout) { event in
             event.kind == .propertyChanged && event.fields["property"] == .string(property)
                 && event.fields["value"].map(matches) == true
         }
+    }
+
+    /// Waits until an event that passes `accepts` has been published (one published before
+    /// the call counts); returns it.
+    ///
+    /// - Throws: `timeout` naming `what` when none came within `timeout`.
+    @discardableResult
+    public func waitFor(
+        _ what: String, timeout: Duration = .seconds(10), matching accepts: @escaping @Sendable (Event) -> Bool
+    ) async throws -> Event {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -72,7 +82,8 @@ public final class RecordedEvents: EventSink {
                 let waiter = state.withLock { state in
                     state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
                 }
-                waiter?.continuation.resume(throwing: LabvisorError(.timeout, "no '\(property)' event matched within \(timeout.seconds) s"))
+                waiter?.continuation.resume(throwing: LabvisorError(.timeout, "no \(what) matched within \(timeout.seconds) s"))
             })
+        return events.last(where: accepts)!
     }
 }

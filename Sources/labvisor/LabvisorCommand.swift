@@ -9,6 +9,6 @@ struct LabvisorCommand: AsyncParsableCommand {
         subcommands: [
             ListCommand.self, DescribeCommand.self, CallCommand.self, GetCommand.self, SetCommand.self, LockCommand.self,
             WatchCommand.self, StatusCommand.self, LeasesCommand.self, RevokeCommand.self,
-            SimulateCommand.self, UdevRulesCommand.self,
+            SimulateCommand.self, SimulateFaultCommand.self, UdevRulesCommand.self,
         ])
 }

@@ -8,9 +8,9 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 
-/// `labvisord`: the daemon. One `ServiceGroup`: the supervisor, the wire server, the HTTP
-/// listener for `/healthz` and `/metrics` (when configured) and the systemd notifier; SIGTERM or SIGINT stop accepting, shut every driver down to its safe
-/// state, and exit 0.
+/// `labvisord`: the daemon. One `ServiceGroup`: discovery, the supervisor, the wire server,
+/// the HTTP listener for `/healthz` and `/metrics` (when configured) and the systemd notifier;
+/// SIGTERM or SIGINT stop accepting, shut every driver down to its safe state, and exit 0.
 @main
 enum LabvisordMain {
     static func main() async {
@@ -69,11 +69,15 @@ struct Labvisord: AsyncParsableCommand {
             }
             return path
         }()
-        let supervisor = Supervisor(defaultCallTimeout: configuration.defaultCallTimeout, logger: logger)
+        let supervisor = Supervisor(
+            defaultCallTimeout: configuration.defaultCallTimeout, gracePeriod: configuration.gracePeriod, logger: logger)
         let simulators = try SimulatedInstruments(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         let pinned = configuration.instruments.filter { $0.pin != nil }.map(\.name)
+        // Hardware comes from udev discovery, except in a demo that pins nothing.
+        let discovery = demo && pinned.isEmpty
+            ? nil : DiscoveryService(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         if !pinned.isEmpty {
-            logger.warning("pinned hardware instruments wait for discovery, which the daemon does not run yet: \(pinned.joined(separator: ", "))")
+            logger.info("pinned hardware instruments appear when discovery finds their devices: \(pinned.joined(separator: ", "))")
         }
         if loopback { supervisor.addLoopback(logger: logger) }
         logger.info("instruments: \(supervisor.instrumentNames.joined(separator: ", "))\(file.map { " (from \($0))" } ?? "")")
@@ -82,18 +86,21 @@ struct Labvisord: AsyncParsableCommand {
         let server = RPCServer(
             supervisor: supervisor, socketPath: socketPath,
             limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
-            demo: demo, calls: metrics, logger: logger)
+            demo: demo, calls: metrics, simulators: simulators, logger: logger)
         let liveness: [LivenessProbe] = [.supervisor(supervisor), .eventLoops()]
         let monitoring = try (http.map { (text) throws(LabvisorError) in try ListenAddress(parsing: text, key: "--http") } ?? configuration.http)
             .map { MonitoringHTTPServer(address: $0, supervisor: supervisor, metrics: metrics, liveness: liveness, logger: logger) { server.clientCount } }
         // Listed last: the group shuts services down in reverse order, so STOPPING=1 goes first.
         let systemd = SystemdNotifierService(
             notifier: SystemdNotifier(), watchdogInterval: SystemdWatchdog.pingInterval(),
-            readiness: [.listening(server)] + (monitoring.map { [.listening($0)] } ?? []), liveness: liveness, logger: logger
+            readiness: [.listening(server)] + (monitoring.map { [.listening($0)] } ?? [])
+                + (discovery.map { [.coldplugFinished($0)] } ?? []), liveness: liveness, logger: logger
         ) { DaemonStatusLine.text(supervisor: supervisor, clients: server.clientCount) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
+                // Started in this order, shut down in reverse: STOPPING=1 first, then the server
+                // stops accepting, every driver goes to its safe state, then discovery stops.
+                services: (discovery.map { [.init(service: $0)] } ?? []) + [
                     .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
                     .init(service: server),
                 ] + (monitoring.map { [.init(service: $0)] } ?? []) + [

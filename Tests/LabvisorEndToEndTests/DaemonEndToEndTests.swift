@@ -160,33 +160,7 @@ struct CommandLineEndToEndTests {
 
     /// Runs `labvisor ARGS` with `LABVISOR_URL` pointing at `daemon`; returns status, stdout, stderr.
     func labvisor(_ arguments: [String], daemon: DaemonProcess) async throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = try DaemonProcess.products().appendingPathComponent("labvisor")
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["LABVISOR_URL"] = daemon.endpoint.description
-        environment["LABVISOR_CLI"] = process.executableURL!.path
-        environment.removeValue(forKey: "LABVISOR_LEASE")
-        process.environment = environment
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }
-        let errorData = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                process.terminate()
-                throw LabvisorError(.timeout, "labvisor \(arguments.joined(separator: " ")) ran over 30 s")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return (
-            process.terminationStatus, String(decoding: await outputData.value, as: UTF8.self),
-            String(decoding: await errorData.value, as: UTF8.self)
-        )
+        try await daemon.labvisor(arguments)
     }
 
     @Test func commandsAndExitCodes() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import LabvisorClient
+import LabvisorDriverTesting
 
 /// A real `labvisord --demo` process on a private socket, for end-to-end tests.
 final class DaemonProcess: Sendable {
@@ -9,16 +10,7 @@ final class DaemonProcess: Sendable {
     let log: URL
 
     /// The products folder holding `labvisord` and `labvisor` (beside the test bundle).
-    static func products() throws -> URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("labvisord").path) {
-            guard folder.path != "/" else {
-                throw LabvisorError(.notFound, "no labvisord executable near the test bundle: build with `swift build --build-tests`")
-            }
-            folder.deleteLastPathComponent()
-        }
-        return folder
-    }
+    static func products() throws -> URL { try BuiltExecutables.folder() }
 
     /// The repository root (for `drivers/`).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -75,6 +67,38 @@ final class DaemonProcess: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         return process.terminationStatus
+    }
+
+    /// Runs `labvisor ARGS` with `LABVISOR_URL` pointing at this daemon (and `LABVISOR_CLI` at
+    /// the CLI, for scripts); returns status, stdout, stderr. At most 30 s.
+    func labvisor(_ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = try DaemonProcess.products().appendingPathComponent("labvisor")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["LABVISOR_URL"] = endpoint.description
+        environment["LABVISOR_CLI"] = process.executableURL!.path
+        environment.removeValue(forKey: "LABVISOR_LEASE")
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }
+        let errorData = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw LabvisorError(.timeout, "labvisor \(arguments.joined(separator: " ")) ran over 30 s")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return (
+            process.terminationStatus, String(decoding: await outputData.value, as: UTF8.self),
+            String(decoding: await errorData.value, as: UTF8.self)
+        )
     }
 
     deinit {

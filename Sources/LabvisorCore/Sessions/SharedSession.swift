@@ -42,6 +42,9 @@ public final class SharedSession<Resource: Sendable>: Sendable {
     private struct Waiter {
         let id: UInt64
         let holder: String
+        /// Waits for the resource under a reference it already holds (`resource(for:)`),
+        /// rather than for a new reference.
+        var reuses = false
         let continuation: WaitContinuation<SessionReference, any Error>
     }
 
@@ -56,6 +59,10 @@ public final class SharedSession<Resource: Sendable>: Sendable {
         var failedStartups = 0
         var shutdowns = 0
         var retiring = false
+        /// Set by `lose(with:)` until `revive()`: why the resource cannot be started now.
+        var lost: LabvisorError?
+        /// `revive()` came while a shutdown was in progress: start again after it.
+        var reviveRequested = false
     }
 
     /// The session's name, used in errors ("session stage-x").
@@ -112,12 +119,97 @@ public final class SharedSession<Resource: Sendable>: Sendable {
     public func use(_ reference: SessionReference) throws(LabvisorError) -> Resource {
         try storage.withLock { state throws(LabvisorError) in
             guard state.live[reference.id] != nil, case .running(let resource) = state.phase else {
-                throw LabvisorError(
-                    .closed, "session \(name) is closed for \(reference)",
-                    fields: ["session": .string(name), "reference": .int(Int(reference.id)),
-                             "holder": .string(reference.holder)])
+                throw closedError(reference)
             }
             return resource
+        }
+    }
+
+    private func closedError(_ reference: SessionReference) -> LabvisorError {
+        LabvisorError(
+            .closed, "session \(name) is closed for \(reference)",
+            fields: ["session": .string(name), "reference": .int(Int(reference.id)), "holder": .string(reference.holder)])
+    }
+
+    /// The resource while it is up (running or lingering), without taking a reference: for
+    /// the owner to reach a running driver (to tell it that its device is gone).
+    public var resource: Resource? {
+        storage.withLock { state in
+            switch state.phase {
+            case .running(let resource), .lingering(let resource, _): resource
+            case .idle, .starting, .stopping, .retired: nil
+            }
+        }
+    }
+
+    /// The resource for the holder of an open reference, waiting (cancellably) while it is
+    /// being started or shut down, and starting it again when it is down while the reference
+    /// is still open (after `lose(with:)` and `revive()`, or a failed restart).
+    ///
+    /// - Throws: `closed` for a reference that is not open or after `retire()`; the
+    ///   `lose(with:)` error while the resource is lost; the startup's error.
+    public func resource(for reference: SessionReference) async throws -> Resource {
+        let now = storage.withLock { state -> Result<Resource, LabvisorError>? in
+            guard state.live[reference.id] != nil else { return .failure(closedError(reference)) }
+            if case .running(let resource) = state.phase { return .success(resource) }
+            return nil
+        }
+        if let now { return try now.get() }
+        _ = try await waitForResource(reference)
+        return try use(reference)
+    }
+
+    /// The resource was lost (its device was unplugged): shuts it down now (cutting a linger
+    /// short) but keeps every reference open. Until `revive()`, starting it again fails with
+    /// `error` (`open`, `resource(for:)`); `use(_:)` fails with `closed`. Returns when the
+    /// resource is down.
+    public func lose(with error: LabvisorError) async {
+        storage.withLock { state in
+            state.lost = error
+            state.reviveRequested = false
+        }
+        while true {
+            let step = storage.withLock { state -> LoseStep<Resource> in
+                // Revived meanwhile: leave the resource to `revive()`.
+                guard state.lost != nil else { return .done }
+                switch state.phase {
+                case .starting, .stopping:
+                    return .wait(state.inFlight!)
+                case .running(let resource), .lingering(let resource, _):
+                    state.inFlight?.cancel()
+                    state.generation += 1
+                    state.phase = .stopping
+                    let task = Task { await self.runShutdown(resource) }
+                    state.inFlight = task
+                    return .wait(task)
+                case .idle, .retired:
+                    return .done
+                }
+            }
+            guard case .wait(let task) = step else { return }
+            await task.value
+        }
+    }
+
+    /// The resource can be started again (the device is back). If references are still
+    /// open, the resource is started now, in a task the session owns (`settle()` waits for
+    /// it); a failed startup leaves it down, and the next `resource(for:)` tries again.
+    /// Returns whether a startup began.
+    @discardableResult
+    public func revive() -> Bool {
+        storage.withLock { state in
+            state.lost = nil
+            guard !state.live.isEmpty, !state.retiring else { return false }
+            switch state.phase {
+            case .idle:
+                startResource(in: &state)
+                return true
+            case .stopping:
+                state.reviveRequested = true
+                return true
+            case .starting, .running, .lingering, .retired:
+                return false
+            }
         }
     }
 
@@ -202,7 +294,9 @@ public final class SharedSession<Resource: Sendable>: Sendable {
         case .retired:
             return .failure(.closed("session \(name)"))
         case .idle, .starting, .stopping:
-            return state.retiring ? .failure(.closed("session \(name)")) : nil
+            if state.retiring { return .failure(.closed("session \(name)")) }
+            if let lost = state.lost { return .failure(lost) }
+            return nil
         }
     }
 
@@ -220,6 +314,36 @@ public final class SharedSession<Resource: Sendable>: Sendable {
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if let now = openNow(holder, in: &state) { return now.mapError { $0 } }
                     state.waiters.append(Waiter(id: id, holder: holder, continuation: continuation))
+                    if case .idle = state.phase { startResource(in: &state) }
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            let waiter = storage.withLock { state -> Waiter? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index)
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Waits for the resource under an open reference: like `waitForOpen`, without a new reference.
+    private func waitForResource(_ reference: SessionReference) async throws -> SessionReference {
+        let id = reference.id
+        return try await withTaskCancellationHandler {
+            try await withThrowingWaitContinuation { continuation in
+                let immediate: Result<SessionReference, any Error>? = storage.withLock { state in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    guard state.live[id] != nil else { return .failure(closedError(reference)) }
+                    switch state.phase {
+                    case .running: return .success(reference)
+                    case .retired, .lingering: return .failure(closedError(reference))
+                    case .idle, .starting, .stopping:
+                        if state.retiring { return .failure(LabvisorError.closed("session \(name)")) }
+                        if let lost = state.lost { return .failure(lost) }
+                    }
+                    state.waiters.append(Waiter(id: id, holder: reference.holder, reuses: true, continuation: continuation))
                     if case .idle = state.phase { startResource(in: &state) }
                     return nil
                 }
@@ -252,7 +376,15 @@ public final class SharedSession<Resource: Sendable>: Sendable {
                 state.startups += 1
                 state.phase = .running(resource)
                 for waiter in state.waiters {
-                    state.live[waiter.id] = waiter.holder
+                    if waiter.reuses {
+                        // Its reference was closed while it waited.
+                        guard state.live[waiter.id] != nil else {
+                            failed.append(waiter)
+                            continue
+                        }
+                    } else {
+                        state.live[waiter.id] = waiter.holder
+                    }
                     granted.append((waiter, SessionReference(id: waiter.id, holder: waiter.holder)))
                 }
                 state.waiters.removeAll()
@@ -266,8 +398,13 @@ public final class SharedSession<Resource: Sendable>: Sendable {
             }
         }
         for (waiter, reference) in granted { waiter.continuation.resume(returning: reference) }
-        if case .failure(let error) = outcome {
+        switch outcome {
+        case .failure(let error):
             for waiter in failed { waiter.continuation.resume(throwing: error) }
+        case .success:
+            for waiter in failed {
+                waiter.continuation.resume(throwing: closedError(SessionReference(id: waiter.id, holder: waiter.holder)))
+            }
         }
     }
 
@@ -298,17 +435,36 @@ public final class SharedSession<Resource: Sendable>: Sendable {
 
     private func runShutdown(_ resource: Resource) async {
         await shutdown(resource)
-        storage.withLock { state in
+        let (failed, lost) = storage.withLock { state -> ([Waiter], LabvisorError?) in
             state.shutdowns += 1
             state.inFlight = nil
-            guard case .stopping = state.phase else { return }
-            if state.waiters.isEmpty || state.retiring {
+            guard case .stopping = state.phase else { return ([], nil) }
+            let revive = state.reviveRequested && !state.live.isEmpty
+            state.reviveRequested = false
+            if state.retiring {
                 state.phase = .idle
-            } else {
+            } else if let lost = state.lost {
+                // Lost while it shut down: the waiters cannot have it.
+                state.phase = .idle
+                defer { state.waiters.removeAll() }
+                return (state.waiters, lost)
+            } else if !state.waiters.isEmpty || revive {
                 startResource(in: &state)
+            } else {
+                state.phase = .idle
             }
+            return ([], nil)
+        }
+        if let lost {
+            for waiter in failed { waiter.continuation.resume(throwing: lost) }
         }
     }
+}
+
+/// What `SharedSession.lose` does after looking at the phase.
+private enum LoseStep<Resource> {
+    case wait(Task<Void, Never>)
+    case done
 }
 
 /// What `SharedSession.retire` does after looking at the phase.

@@ -14,6 +14,8 @@ public enum WireMethods {
         RevokeLease.self,
         WatchEvents.self,
         UnwatchEvents.self,
+        UnplugSimulator.self,
+        ReplugSimulator.self,
     ]
 
     /// The notifications the server sends.

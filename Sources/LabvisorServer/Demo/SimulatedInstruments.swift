@@ -1,3 +1,4 @@
+import Foundation
 import LabvisorDriverKit
 import LabvisorReferenceDrivers
 import LabvisorSimulation
@@ -7,9 +8,26 @@ import Logging
 /// `config/demo.toml` in `labvisord --demo`): each simulator runs in-process on a PTY, and
 /// the real driver opens it through the real serial port code, so everything but the hardware
 /// is real.
+///
+/// `unplug(_:)` and `replug(_:)` play a device pulled out and plugged back in: the PTY hangs
+/// up (the serial code sees it as a real port would), and a new PTY comes with the same
+/// device state. The supervisor hears of both through the same calls discovery makes for
+/// real hardware (`deviceGone`, `deviceReturned`).
 public final class SimulatedInstruments: Sendable {
-    /// The running simulators, by instrument name.
-    public let simulators: [String: any RunningSimulator]
+    private struct Plugged: Sendable {
+        var simulator: any RunningSimulator
+        var unplugged: Bool
+        let transport: SerialTransport
+        /// The instrument on a link, to add it again when it was removed while unplugged.
+        let instrument: @Sendable (DeviceLink) -> ManagedInstrument
+    }
+
+    private let running: LockedState<[String: Plugged]>
+    private let supervisor: Supervisor
+    private let reactor: IOReactor
+
+    /// The running simulators, by instrument name (an unplugged one until it is replugged).
+    public var simulators: [String: any RunningSimulator] { running.withLock { $0.mapValues(\.simulator) } }
 
     /// Starts a simulator for every instrument of `configuration` with `simulate`, and adds
     /// the instrument to `supervisor`.
@@ -21,7 +39,7 @@ public final class SimulatedInstruments: Sendable {
         logger: Logger
     ) throws {
         let manifests = Dictionary(manifests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var simulators: [String: any RunningSimulator] = [:]
+        var plugged: [String: Plugged] = [:]
         do {
             for instrument in configuration.instruments {
                 guard let id = instrument.simulate else { continue }
@@ -34,22 +52,93 @@ public final class SimulatedInstruments: Sendable {
                 }
                 let driver = try ReferenceDrivers.drivers.entry(id)
                 let simulator = try ReferenceDrivers.simulators.entry(id).start(reactor)
-                simulators[instrument.name] = simulator
-                let path = simulator.path
-                supervisor.add(ManagedInstrument(
-                    name: instrument.name, kind: manifest.kind.rawValue, driver: driver, tags: instrument.tags, simulated: true,
-                    linger: instrument.linger ?? configuration.defaultLinger, events: supervisor.events, logger: logger,
-                    connect: { try DriverConnection.open(.serial(transport), node: path, reactor: reactor) }))
+                let (name, kind, tags) = (instrument.name, manifest.kind.rawValue, instrument.tags)
+                let linger = instrument.linger ?? configuration.defaultLinger
+                let make: @Sendable (DeviceLink) -> ManagedInstrument = { link in
+                    ManagedInstrument(
+                        name: name, kind: kind, driver: driver, tags: tags, link: link, simulated: true, linger: linger,
+                        events: supervisor.events, logger: logger)
+                }
+                plugged[name] = Plugged(simulator: simulator, unplugged: false, transport: transport, instrument: make)
+                supervisor.add(make(Self.link(simulator.path, transport: transport, reactor: reactor)))
             }
         } catch {
-            for simulator in simulators.values { simulator.stop() }
+            for entry in plugged.values { entry.simulator.stop() }
             throw error
         }
-        self.simulators = simulators
+        running = LockedState(plugged)
+        self.supervisor = supervisor
+        self.reactor = reactor
+    }
+
+    /// Whether `instrument` runs against one of these simulators.
+    public func contains(_ instrument: String) -> Bool { running.withLock { $0[instrument] != nil } }
+
+    /// Pulls the simulated device out: its PTY hangs up (calls in progress see the hang-up
+    /// through the serial code), and the instrument goes `gone`. Returns once its driver is down.
+    ///
+    /// - Throws: `notFound` when `instrument` is not simulated here; `unavailable` when it is
+    ///   unplugged already.
+    public func unplug(_ instrument: String) async throws(LabvisorError) {
+        let simulator = try running.withLock { running throws(LabvisorError) -> any RunningSimulator in
+            guard var entry = running[instrument] else { throw notSimulated(instrument, running.keys) }
+            guard !entry.unplugged else {
+                throw LabvisorError(
+                    .unavailable, "simulated instrument \(instrument) is unplugged already; replug it first",
+                    fields: ["instrument": .string(instrument)])
+            }
+            entry.unplugged = true
+            running[instrument] = entry
+            return entry.simulator
+        }
+        simulator.unplug()
+        await supervisor.deviceGone(instrument, reason: "simulated device \(simulator.path) was unplugged")
+    }
+
+    /// Plugs the simulated device back in: a new simulator on a new PTY, with the device's
+    /// state, re-attached to the same instrument within the grace period (after it, the
+    /// instrument is added again, as discovery adds a device it sees anew).
+    ///
+    /// - Throws: `notFound` when `instrument` is not simulated here; `unavailable` when it is
+    ///   plugged in.
+    public func replug(_ instrument: String) async throws(LabvisorError) {
+        let old = try running.withLock { running throws(LabvisorError) -> Plugged in
+            guard let entry = running[instrument] else { throw notSimulated(instrument, running.keys) }
+            guard entry.unplugged else {
+                throw LabvisorError(
+                    .unavailable, "simulated instrument \(instrument) is plugged in; unplug it first",
+                    fields: ["instrument": .string(instrument)])
+            }
+            return entry
+        }
+        let simulator = try old.simulator.replugged(on: reactor)
+        var new = old
+        new.simulator = simulator
+        new.unplugged = false
+        running.withLock { $0[instrument] = new }
+        old.simulator.stop()
+        let link = Self.link(simulator.path, transport: old.transport, reactor: reactor)
+        do {
+            try await supervisor.deviceReturned(instrument, link: link)
+        } catch where error.code == .notFound {
+            // Removed while unplugged (its grace period ended): it comes back as a new instrument.
+            supervisor.add(old.instrument(link))
+        }
     }
 
     /// Stops every simulator.
     public func stop() {
         for simulator in simulators.values { simulator.stop() }
+    }
+
+    private static func link(_ path: String, transport: SerialTransport, reactor: IOReactor) -> DeviceLink {
+        DeviceLink(location: path) { try DriverConnection.open(.serial(transport), node: path, reactor: reactor) }
+    }
+
+    private func notSimulated(_ instrument: String, _ names: Dictionary<String, Plugged>.Keys) -> LabvisorError {
+        LabvisorError(
+            .notFound,
+            "instrument \(instrument) is not a simulated instrument of this daemon (simulated: \(names.sorted().joined(separator: ", ")))",
+            fields: ["kind": "simulated instrument", "name": .string(instrument)])
     }
 }

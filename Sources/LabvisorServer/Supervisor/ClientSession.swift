@@ -8,7 +8,7 @@ import LabvisorProtocol
 public final class ClientSession: Sendable {
     /// The client, as leases and events name it.
     public let client: ClientRef
-    private let references = LockedState<[String: SessionReference]>([:])
+    private let references = LockedState<[String: (instrument: ManagedInstrument, reference: SessionReference)]>([:])
     private let closed = LockedState(false)
     private let subscriptions = LockedState((next: 0, running: [Int: (subscription: EventSubscription, task: Task<Void, Never>)]()))
     /// Sends a notification to the client; waits while the client is not reading, so a
@@ -61,28 +61,34 @@ public final class ClientSession: Sendable {
     /// Whether the connection has ended.
     public var isClosed: Bool { closed.withLock { $0 } }
 
-    /// The instrument's running driver, opening a session reference on first use.
+    /// The instrument's running driver, opening a session reference on first use. Waits
+    /// while the driver is being (re)opened, e.g. just after its device came back.
     ///
-    /// - Throws: `closed` after `close()`; what opening the driver throws.
+    /// - Throws: `closed` after `close()`; what opening the driver throws; `deviceGone`
+    ///   while the device is away.
     func hosted(_ instrument: ManagedInstrument) async throws -> any HostedInstrument {
-        if let reference = references.withLock({ $0[instrument.name] }) {
-            return try instrument.session.use(reference)
+        if let held = references.withLock({ $0[instrument.name] }) {
+            if held.instrument === instrument { return try await instrument.session.resource(for: held.reference) }
+            // A reference to an instrument of the same name that was removed since.
+            references.withLock { references in
+                if references[instrument.name]?.instrument === held.instrument { references[instrument.name] = nil }
+            }
         }
         let reference = try await instrument.session.open(by: client.name)
         let kept = references.withLock { references -> Bool in
             if closed.withLock({ $0 }) || references[instrument.name] != nil { return false }
-            references[instrument.name] = reference
+            references[instrument.name] = (instrument, reference)
             return true
         }
         if !kept {
             // Closed meanwhile, or another call of this client opened one first.
             try? instrument.session.close(reference)
-            guard let existing = references.withLock({ $0[instrument.name] }) else {
+            guard let existing = references.withLock({ $0[instrument.name] }), existing.instrument === instrument else {
                 throw LabvisorError.closed("the connection of \(client)")
             }
-            return try instrument.session.use(existing)
+            return try await instrument.session.resource(for: existing.reference)
         }
-        return try instrument.session.use(reference)
+        return try await instrument.session.resource(for: reference)
     }
 
     /// Releases everything: leases, then session references (the last one of an instrument
@@ -106,8 +112,8 @@ public final class ClientSession: Sendable {
             defer { references = [:] }
             return references
         }
-        for (name, reference) in held {
-            try? supervisor.instrument(name).session.close(reference)
+        for (instrument, reference) in held.values {
+            try? instrument.session.close(reference)
         }
     }
 }

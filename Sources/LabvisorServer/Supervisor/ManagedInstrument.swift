@@ -14,8 +14,8 @@ public final class ManagedInstrument: Sendable {
     public let driver: DriverCatalog.Entry
     /// Tags from the config (requirement queries see them).
     public let tags: [String: JSONValue]
-    /// The hardware identity, for a discovered device.
-    public let identity: DeviceIdentity?
+    /// The hardware identity, for a discovered device (the latest, after a replug).
+    public var identity: DeviceIdentity? { link.withLock { $0.identity } }
     /// Whether it runs against a simulator.
     public let simulated: Bool
     /// The lifecycle state machine.
@@ -23,6 +23,9 @@ public final class ManagedInstrument: Sendable {
     /// The driver session.
     public let session: SharedSession<any HostedInstrument>
     private let identification = LockedState<InstrumentIdentification?>(nil)
+    private let link: LockedState<DeviceLink>
+    /// Whether the device is away, and since when (see `Absence`).
+    let absence = LockedState(Absence.State())
 
     /// Creates an instrument whose driver opens on `connect()`'s transport when first used.
     ///
@@ -30,47 +33,86 @@ public final class ManagedInstrument: Sendable {
     ///   - connect: opens the transport (a serial port on the device node, or a simulator's PTY).
     ///   - linger: how long the driver stays open after its last user.
     ///   - shutdownTimeout: how long the driver's safe-state shutdown may take.
-    public init(
+    public convenience init(
         name: String, kind: String, driver: DriverCatalog.Entry, tags: [String: JSONValue] = [:],
         identity: DeviceIdentity? = nil, simulated: Bool = false, linger: Duration = .seconds(2),
         shutdownTimeout: Duration = .seconds(5), events: EventBus, logger: Logger,
         connect: @escaping @Sendable () throws -> DriverConnection
     ) {
+        self.init(
+            name: name, kind: kind, driver: driver, tags: tags,
+            link: DeviceLink(identity: identity, location: identity?.portPath ?? name, connect: connect),
+            simulated: simulated, linger: linger, shutdownTimeout: shutdownTimeout, events: events, logger: logger)
+    }
+
+    /// Creates an instrument whose driver opens on `link`'s transport when first used (and
+    /// again on the new link after the device was replugged).
+    ///
+    /// - Parameters:
+    ///   - link: the device and how to open its transport.
+    ///   - linger: how long the driver stays open after its last user.
+    ///   - shutdownTimeout: how long the driver's safe-state shutdown may take.
+    public init(
+        name: String, kind: String, driver: DriverCatalog.Entry, tags: [String: JSONValue] = [:], link: DeviceLink,
+        simulated: Bool = false, linger: Duration = .seconds(2), shutdownTimeout: Duration = .seconds(5),
+        events: EventBus, logger: Logger
+    ) {
         self.name = name
         self.kind = kind
         self.driver = driver
         self.tags = tags
-        self.identity = identity
         self.simulated = simulated
+        let link = LockedState(link)
+        self.link = link
         let lifecycle = InstrumentLifecycle(instrument: name, events: events)
         self.lifecycle = lifecycle
         let identification = self.identification
         session = SharedSession(
             name: "instrument \(name)", linger: linger,
             startup: {
+                // Compare-and-set transitions throughout: a device that goes away meanwhile
+                // stays `gone` (only a re-attach takes it out of there).
                 _ = try? lifecycle.transition(to: .opening, reason: "first session opened")
                 do {
+                    let current = link.withLock { $0 }
                     let context = DriverContext(
-                        instrument: name, connection: try connect(), identity: identity, logger: logger, events: events)
+                        instrument: name, connection: try current.connect(), identity: current.identity, logger: logger,
+                        events: events)
                     let hosted = try await driver.open(context, events)
                     identification.withLock { $0 = hosted.identification }
-                    _ = try? lifecycle.transition(to: .ready, reason: "driver opened")
+                    _ = try? lifecycle.transition(from: .opening, to: .ready, reason: "driver opened")
                     return hosted
                 } catch {
-                    _ = try? lifecycle.transition(to: .faulted, reason: "opening failed: \(error)")
+                    logger.warning("instrument \(name): opening its driver failed: \(error)")
+                    _ = try? lifecycle.transition(from: .opening, to: .faulted, reason: "opening failed: \(error)")
                     throw error
                 }
             },
             shutdown: { hosted in
-                _ = try? lifecycle.transition(to: .closing, reason: "last session closed")
+                let gone = lifecycle.state == .gone
+                if !gone { _ = try? lifecycle.transition(to: .closing, reason: "last session closed") }
                 do {
                     try await hosted.shutdown(timeout: shutdownTimeout)
-                    _ = try? lifecycle.transition(to: .discovered, reason: "driver shut down to its safe state")
+                    _ = try? lifecycle.transition(from: .closing, to: .discovered, reason: "driver shut down to its safe state")
                 } catch {
-                    logger.error("instrument \(name): shutdown to the safe state failed: \(error)")
-                    _ = try? lifecycle.transition(to: .faulted, reason: "shutdown failed: \(error)")
+                    // A driver whose device is gone cannot reach its safe state: expected, not an error.
+                    if gone {
+                        logger.info("instrument \(name): driver closed after its device went away (\(error))")
+                    } else {
+                        logger.error("instrument \(name): shutdown to the safe state failed: \(error)")
+                    }
+                    _ = try? lifecycle.transition(from: .closing, to: .faulted, reason: "shutdown failed: \(error)")
                 }
             })
+    }
+
+    /// The device link now.
+    public var deviceLink: DeviceLink { link.withLock { $0 } }
+
+    /// Points the instrument at its device's new place (after a replug); the next driver
+    /// open uses it.
+    func relink(_ new: DeviceLink) {
+        link.withLock { $0 = new }
     }
 
     /// What the device reported when its driver last opened.
@@ -84,5 +126,30 @@ public final class ManagedInstrument: Sendable {
         ]
         if let identity { object["identity"] = identity.document }
         return .object(object)
+    }
+}
+
+extension ManagedInstrument {
+    /// Why the device is away, `nil` while it is present.
+    public var absent: Absence? { absence.withLock { $0.current } }
+
+    /// The attachment number now (it grows by one at each re-attach).
+    var attachment: UInt64 { absence.withLock { $0.attachment } }
+
+    /// The `deviceGone` error calls get while the device is away.
+    func goneError(_ absence: Absence) -> LabvisorError {
+        let left = max(0, absence.graceEnds.timeIntervalSinceNow)
+        return LabvisorError(
+            .deviceGone,
+            "instrument \(name) is gone (\(absence.reason)); it is kept for \(String(format: "%.1f", left)) s more in case the device comes back",
+            fields: [
+                "instrument": .string(name), "reason": .string(absence.reason),
+                "since": .string(absence.since.formatted(.iso8601)), "graceEnds": .string(absence.graceEnds.formatted(.iso8601)),
+            ])
+    }
+
+    /// Throws `deviceGone` while the device is away.
+    func checkPresent() throws(LabvisorError) {
+        if let absence = absent { throw goneError(absence) }
     }
 }

@@ -12,16 +12,24 @@ public final class Supervisor: Sendable {
     public let leases: LeaseTable
     /// Default per-call timeout when the client gives none.
     public let defaultCallTimeout: Duration
+    /// How long an instrument whose device went away is kept as `gone` for it to come back.
+    public let gracePeriod: Duration
     /// When the supervisor started.
     public let startedAt = ContinuousClock.now
-    private let instruments = LockedState<[String: ManagedInstrument]>([:])
-    private let logger: Logger
+    let instruments = LockedState<[String: ManagedInstrument]>([:])
+    /// Why instruments were removed (grace period over), by name, for `notFound` messages.
+    let removals = LockedState<[String: String]>([:])
+    let logger: Logger
 
     /// Creates an empty supervisor.
-    public init(events: EventBus = EventBus(), defaultCallTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "labvisor.supervisor")) {
+    public init(
+        events: EventBus = EventBus(), defaultCallTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(10),
+        logger: Logger = Logger(label: "labvisor.supervisor")
+    ) {
         self.events = events
         self.leases = LeaseTable(events: events)
         self.defaultCallTimeout = defaultCallTimeout
+        self.gracePeriod = gracePeriod
         self.logger = logger
     }
 
@@ -30,6 +38,7 @@ public final class Supervisor: Sendable {
     /// Adds an instrument (or replaces one of the same name).
     public func add(_ instrument: ManagedInstrument) {
         instruments.withLock { $0[instrument.name] = instrument }
+        removals.withLock { _ = $0.removeValue(forKey: instrument.name) }
         leases.register(instrument.name, document: instrument.document, status: instrument.lifecycle.state.rawValue)
         events.publish(Event(kind: .instrumentAdded, instrument: instrument.name, fields: ["driver": .string(instrument.driver.id)]))
     }
@@ -40,7 +49,12 @@ public final class Supervisor: Sendable {
     public func instrument(_ name: String) throws(LabvisorError) -> ManagedInstrument {
         guard let instrument = instruments.withLock({ $0[name] }) else {
             var error = LabvisorError.notFound("instrument", name)
-            error.message += " (instruments: \(instrumentNames.joined(separator: ", ")))"
+            if let removal = removals.withLock({ $0[name] }) {
+                error.message += " (\(removal))"
+                error.fields["removed"] = .string(removal)
+            } else {
+                error.message += " (instruments: \(instrumentNames.joined(separator: ", ")))"
+            }
             throw error
         }
         return instrument
@@ -84,20 +98,25 @@ public final class Supervisor: Sendable {
             _ = try leases.authorize(session.client, token: params.leaseToken, for: instrument.name)
         }
         let timeout = try timeout(params.timeout)
-        let hosted = try await session.hosted(instrument)
-        if params.oneway == true {
-            let call = try hosted.invokeOneway(method.name, arguments: arguments, timeout: timeout)
-            return InvokeMethod.Result(call: Int(call))
+        return try await reportingLoss(of: instrument) {
+            let hosted = try await session.hosted(instrument)
+            if params.oneway == true {
+                let call = try hosted.invokeOneway(method.name, arguments: arguments, timeout: timeout)
+                return InvokeMethod.Result(call: Int(call))
+            }
+            return InvokeMethod.Result(value: try await hosted.invoke(method.name, arguments: arguments, timeout: timeout))
         }
-        return InvokeMethod.Result(value: try await hosted.invoke(method.name, arguments: arguments, timeout: timeout))
     }
 
     /// `instrument.get`: needs no lease.
     public func get(_ params: GetProperty.Params, from session: ClientSession) async throws -> GetProperty.Result {
         let instrument = try instrument(params.instrument)
         _ = try instrument.driver.interface.property(params.property)
-        let hosted = try await session.hosted(instrument)
-        return GetProperty.Result(value: try await hosted.read(params.property, timeout: try timeout(params.timeout)))
+        let timeout = try timeout(params.timeout)
+        return try await reportingLoss(of: instrument) {
+            let hosted = try await session.hosted(instrument)
+            return GetProperty.Result(value: try await hosted.read(params.property, timeout: timeout))
+        }
     }
 
     /// `instrument.set`: needs the caller's lease.
@@ -111,8 +130,11 @@ public final class Supervisor: Sendable {
         }
         _ = try property.value.validate(params.value, as: params.property)
         _ = try leases.authorize(session.client, token: params.leaseToken, for: instrument.name)
-        let hosted = try await session.hosted(instrument)
-        try await hosted.write(params.property, value: params.value, timeout: try timeout(params.timeout))
+        let timeout = try timeout(params.timeout)
+        try await reportingLoss(of: instrument) {
+            let hosted = try await session.hosted(instrument)
+            try await hosted.write(params.property, value: params.value, timeout: timeout)
+        }
     }
 
     // MARK: - Leases

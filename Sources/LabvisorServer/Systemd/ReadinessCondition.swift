@@ -18,3 +18,10 @@ public struct ReadinessCondition: Sendable {
         ReadinessCondition("wire server listening on unix://\(server.socketPath)") { try await server.waitUntilListening() }
     }
 }
+
+extension ReadinessCondition {
+    /// Discovery has handled every device present at start (the coldplug scan).
+    public static func coldplugFinished(_ discovery: DiscoveryService) -> ReadinessCondition {
+        ReadinessCondition("discovery's coldplug scan") { try await discovery.coldplugFinished() }
+    }
+}

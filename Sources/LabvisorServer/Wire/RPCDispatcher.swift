@@ -24,16 +24,20 @@ public struct RPCDispatcher: Sendable {
     public let demo: Bool
     /// Told about every instrument call (invoke, get, set) when it ends: the metrics.
     public let calls: (any CallObserver)?
+    /// The simulated instruments, for `simulator.unplug` and `simulator.replug`.
+    public let simulators: SimulatedInstruments?
 
     /// Creates a dispatcher.
     public init(
-        supervisor: Supervisor, clientCount: @escaping @Sendable () -> Int, maxClients: Int, demo: Bool, calls: (any CallObserver)? = nil
+        supervisor: Supervisor, clientCount: @escaping @Sendable () -> Int, maxClients: Int, demo: Bool,
+        calls: (any CallObserver)? = nil, simulators: SimulatedInstruments? = nil
     ) {
         self.supervisor = supervisor
         self.clientCount = clientCount
         self.maxClients = maxClients
         self.demo = demo
         self.calls = calls
+        self.simulators = simulators
     }
 
     /// Handles one JSON-RPC message from `session`. The message is parsed once (`JSONParser`);
@@ -108,11 +112,43 @@ public struct RPCDispatcher: Sendable {
                 try supervisor.unwatch(params, from: session)
                 return Empty()
             })
+        case UnplugSimulator.name:
+            let simulators = self.simulators
+            return .later {
+                await Self.encodeAsync(id, UnplugSimulator.self, data) { params in
+                    try await Self.simulated(params.instrument, simulators).unplug(params.instrument)
+                    return SimulatorFaultResult(instrument: params.instrument, state: try supervisor.instrument(params.instrument).lifecycle.state.rawValue)
+                }
+            }
+        case ReplugSimulator.name:
+            let simulators = self.simulators
+            return .later {
+                await Self.encodeAsync(id, ReplugSimulator.self, data) { params in
+                    let simulated = try Self.simulated(params.instrument, simulators)
+                    try await simulated.replug(params.instrument)
+                    let instrument = try supervisor.instrument(params.instrument)
+                    // A driver reopened for the sessions still open: answer once it is up.
+                    await instrument.session.settle()
+                    return SimulatorFaultResult(instrument: params.instrument, state: instrument.lifecycle.state.rawValue)
+                }
+            }
         default:
             return .now(Self.rawError(
                 id: id, code: -32601,
                 message: "method not found: '\(method)' (methods: \(WireMethods.all.map { $0.name }.joined(separator: ", ")))"))
         }
+    }
+
+    /// The simulators, when `instrument` is one of them.
+    ///
+    /// - Throws: `notFound` naming the instrument when it is not simulated (or nothing is).
+    private static func simulated(_ instrument: String, _ simulators: SimulatedInstruments?) throws(LabvisorError) -> SimulatedInstruments {
+        guard let simulators, simulators.contains(instrument) else {
+            throw LabvisorError(
+                .notFound, "instrument \(instrument) is not a simulated instrument of this daemon: simulator faults need `simulate =` in the configuration (or --demo)",
+                fields: ["kind": "simulated instrument", "name": .string(instrument)])
+        }
+        return simulators
     }
 
     // MARK: - Encoding

@@ -34,6 +34,7 @@ public final class RPCServer: Service, Sendable {
     private let supervisor: Supervisor
     private let registry = ConnectionRegistry()
     private let demo: Bool
+    private let simulators: SimulatedInstruments?
     private let logger: Logger
     private let listening = LockedState(Listening())
 
@@ -49,12 +50,14 @@ public final class RPCServer: Service, Sendable {
     private let calls: (any CallObserver)?
 
     /// Creates a server for `supervisor` on the unix socket `socketPath`; `calls` (the
-    /// metrics) is told about every instrument call.
+    /// metrics) is told about every instrument call; `simulators` answer `simulator.unplug`
+    /// and `simulator.replug`.
     public init(
         supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, calls: (any CallObserver)? = nil,
-        logger: Logger = Logger(label: "labvisor.wire")
+        simulators: SimulatedInstruments? = nil, logger: Logger = Logger(label: "labvisor.wire")
     ) {
         self.supervisor = supervisor
+        self.simulators = simulators
         self.socketPath = socketPath
         self.limits = limits
         self.demo = demo
@@ -70,7 +73,8 @@ public final class RPCServer: Service, Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = self.registry
         let dispatcher = RPCDispatcher(
-            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo, calls: calls)
+            supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo, calls: calls,
+            simulators: simulators)
         let limits = self.limits
         let supervisor = self.supervisor
         let logger = self.logger

@@ -11,9 +11,20 @@ public protocol RunningSimulator: AnyObject, Sendable {
     func unplug()
     /// Stops answering and hangs up.
     func stop()
+    /// The same device plugged in again: a new simulator, answering on a new PTY, that starts
+    /// from this one's state (a stage keeps its position). This one stays unplugged.
+    ///
+    /// - Throws: `unavailable` when no PTY can be opened.
+    func replugged(on reactor: IOReactor) throws(LabvisorError) -> any RunningSimulator
 }
 
-extension SimulatedSerialDevice: RunningSimulator {}
+extension SimulatedSerialDevice: RunningSimulator {
+    public func replugged(on reactor: IOReactor) throws(LabvisorError) -> any RunningSimulator {
+        let device = try SimulatedSerialDevice(model: withModel { $0 }, reactor: reactor)
+        device.start()
+        return device
+    }
+}
 
 /// The simulators that can run on a PTY, by driver id.
 public struct SimulatorCatalog: Sendable {

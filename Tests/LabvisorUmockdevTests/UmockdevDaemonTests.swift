@@ -1,0 +1,223 @@
+import Foundation
+import LabvisorClient
+import LabvisorDriverTesting
+import LabvisorHardware
+import LabvisorReferenceDrivers
+import LabvisorSimulation
+import Testing
+
+/// The real `labvisord` under umockdev with a pinned FTDI serial device: discovery's coldplug
+/// brings the instrument, a remove uevent makes it `gone`, an add re-attaches it under the
+/// same name and the driver reopens for the client that holds it. The daemon is a child of
+/// this test process, so it shares the testbed (`UMOCKDEV_DIR`, the preload); the reference
+/// heater simulator plays the device behind `/dev/ttyUSB0` through a `SerialRelay`.
+@Suite(.serialized) struct UmockdevDaemonTests {
+    static let node = "/dev/ttyUSB0"
+    static let name = "heater-u"
+
+    @Test func aPinnedSerialDeviceAppearsGoesAndComesBackUnderTheSameName() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UmockdevDaemonTests") else { return }
+        let testbed = try UmockdevTestbed()
+        let reactor = IOReactor(name: "umockdev.io")
+        defer { reactor.shutdown() }
+        let simulator = try ReferenceDrivers.simulators.entry("example-heater").start(reactor)
+        defer { simulator.stop() }
+        let simulated = try SerialPort.open(simulator.path, reactor: reactor)
+        defer { simulated.close() }
+        let node = try MockSerialNode(adding: MockUSBRecords.ftdiTerminal, node: Self.node, to: testbed)
+
+        let daemon = try Daemon(
+            configuration: """
+                [daemon]
+                drivers = ["\(Self.root.appendingPathComponent("drivers").path)"]
+                grace_period = 30
+                [[instrument]]
+                name = "\(Self.name)"
+                driver = "example-heater"
+                serial = "FT5XYZ12"
+                tags = { room = "umockdev" }
+                """)
+        defer { daemon.kill() }
+        do {
+            try await run(daemon, node: node, simulated: simulated, testbed: testbed)
+        } catch {
+            Issue.record("labvisord's log:\n\(daemon.logText)")
+            throw error
+        }
+        node.hangUp()
+    }
+
+    private func run(_ daemon: Daemon, node: MockSerialNode, simulated: SerialPort, testbed: UmockdevTestbed) async throws {
+        let client = try await daemon.connect()
+
+        // Coldplug: the pinned device is an instrument, its driver not opened yet.
+        let appeared = try await eventually("\(Self.name) listed") { try await client.list().first { $0.name == Self.name } }
+        #expect(appeared.identity?.serial == "FT5XYZ12")
+        #expect(appeared.tags["room"] == "umockdev")
+        #expect(!node.isExclusive, "nothing opened the port before a client used it")
+
+        // First use opens /dev/ttyUSB0 through the real serial code; the simulator answers.
+        var relay = try await answer(on: node, with: simulated) {
+            try await client.get(Self.name, "heating", timeout: .seconds(10))
+        }
+        #expect(relay.value == false)
+        #expect(try await client.list().first { $0.name == Self.name }?.state == "ready")
+
+        // Unplug: udev says remove (children first, as the kernel does). The daemon's driver
+        // goes to its safe state and closes the port; the tty hangs up on the device side,
+        // which ends the relay. (The node stays: umockdev 0.17 cannot add a removed record again.)
+        let opensBefore = node.answeredIoctlCount
+        Self.send("remove", to: testbed)
+        _ = try await eventually("\(Self.name) gone") {
+            try await client.list().first { $0.name == Self.name && $0.state == "gone" }
+        }
+        let gone = await #expect(throws: LabvisorError.self) { try await client.get(Self.name, "heating", timeout: .seconds(10)) }
+        #expect(gone?.code == .deviceGone)
+
+        await relay.relay.stop()
+        // What the old connection left unread on the line (its last words to the device) must
+        // not answer the new one's first request.
+        try await Self.drainUntilClosed(node)
+
+        // Plugged back in (udev says add): the same device re-attaches under the same name, and
+        // since this client still holds the instrument, the daemon reopens the driver by itself.
+        Self.send("add", to: testbed)
+        // The first device side ended with the hang-up the port's close caused: a new one, on a
+        // reactor of its own (the old registration of the master may linger in the first).
+        let replugReactor = IOReactor(name: "umockdev.io.replug")
+        defer { replugReactor.shutdown() }
+        relay = try await answer(on: node, after: opensBefore, reactor: replugReactor, with: simulated) {
+            _ = try await eventually("\(Self.name) reopened") {
+                try await client.list().first { $0.name == Self.name && $0.state == "ready" }
+            }
+            return try await client.get(Self.name, "heating", timeout: .seconds(10))
+        }
+        #expect(relay.value == false)
+        #expect(try await client.list().filter { $0.name == Self.name }.count == 1, "the same instrument, not a second one")
+        await client.close()
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
+        await relay.relay.stop()
+    }
+
+    // MARK: - Helpers
+
+    /// The uevents of the FTDI adapter's usb_device, interface and tty: `add` parents first,
+    /// `remove` children first, as the kernel sends them.
+    static func send(_ action: String, to testbed: UmockdevTestbed) {
+        let paths = [MockUSBRecords.ftdiPath, MockUSBRecords.ftdiInterfacePath, MockUSBRecords.ftdiTTYPath]
+        for path in action == "remove" ? paths.reversed() : paths { testbed.uevent("/sys" + path, action) }
+    }
+
+    /// Reads and drops what is left on `node`'s master until the daemon has closed its end
+    /// (the read fails with EIO). At most 20 s.
+    static func drainUntilClosed(_ node: MockSerialNode) async throws {
+        let flags = fcntl(node.master, F_GETFL)
+        _ = fcntl(node.master, F_SETFL, flags | O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            let count = read(node.master, &buffer, buffer.count)
+            if count < 0 && errno == EIO { return }
+            guard ContinuousClock.now < deadline else {
+                throw LabvisorError(.timeout, "the daemon did not close \(node.path) within 20 s")
+            }
+            if count <= 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Runs `body` (which makes the daemon open the node) while waiting for the daemon to
+    /// open `node` (its `TIOCEXCL`, the `opens + 1`th ioctl the handler answers), then relays
+    /// it to the simulator so the driver's requests get answers.
+    private func answer<Value: Sendable>(
+        on node: MockSerialNode, after opens: Int = 0, reactor: IOReactor? = nil, with simulator: SerialPort,
+        _ body: @escaping @Sendable () async throws -> Value
+    ) async throws -> (value: Value, relay: SerialRelay) {
+        let call = Task { try await body() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while node.answeredIoctlCount <= opens {
+            guard ContinuousClock.now < deadline else {
+                call.cancel()
+                throw LabvisorError(.timeout, "the daemon did not open \(node.path) within 20 s")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let device = try reactor.map { try SerialDeviceSide(master: node.master, name: "device side of \(node.path)", reactor: $0) }
+            ?? node.device(on: IOReactor.shared)
+        let relay = SerialRelay(device: device, simulator: simulator)
+        return (try await call.value, relay)
+    }
+
+    /// Polls `probe` (bounded: 20 s) until it returns a value.
+    private func eventually<Value>(_ what: String, _ probe: () async throws -> Value?) async throws -> Value {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            if let value = try await probe() { return value }
+            guard ContinuousClock.now < deadline else { throw LabvisorError(.timeout, "\(what): not within 20 s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// `labvisord` as a child of this test, with a configuration file and a private socket.
+final class Daemon: Sendable {
+    let folder: URL
+    let socket: String
+    let log: URL
+    private let process: Process
+
+    init(configuration: String) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisord-umockdev-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("labvisord.toml")
+        try configuration.write(to: file, atomically: true, encoding: .utf8)
+        // Short: a unix socket path has at most 107 bytes, and TMPDIR is long under the re-exec.
+        socket = "/tmp/labvisord-umockdev-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        log = folder.appendingPathComponent("labvisord.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process = Process()
+        process.executableURL = try BuiltExecutables.url("labvisord")
+        process.arguments = ["--config", file.path, "--socket", socket]
+        var environment = ProcessInfo.processInfo.environment
+        environment["LABVISOR_LOG_LEVEL"] = "debug"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+    }
+
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Connects once the socket answers (bounded: 20 s).
+    func connect() async throws -> Labvisor {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            if let client = try? await Labvisor.connect(to: .unix(socket)) { return client }
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                throw LabvisorError(.unavailable, "labvisord did not start listening: \(logText)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// SIGTERM, then the exit status (bounded: 15 s).
+    func stop() async throws -> Int32 {
+        process.terminate()
+        let deadline = ContinuousClock.now + .seconds(15)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                kill()
+                throw LabvisorError(.timeout, "labvisord did not exit within 15 s of SIGTERM")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationStatus
+    }
+
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: folder)
+        try? FileManager.default.removeItem(atPath: socket)
+    }
+}
