@@ -113,6 +113,7 @@ let package = Package(
             dependencies: [
                 "LabvisorCore", "LabvisorProtocol", "LabvisorHardware", "LabvisorDriverKit", "LabvisorSimulation",
                 "LabvisorReferenceDrivers",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +124,7 @@ let package = Package(
             name: "LabvisorClient",
             dependencies: [
                 "LabvisorProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

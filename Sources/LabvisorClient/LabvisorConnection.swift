@@ -11,11 +11,13 @@ public final class LabvisorConnection: Sendable {
     public let endpoint: Endpoint
     private let channel: any Channel
     private let pending: PendingRequests
+    let frames: FrameRouter
 
-    private init(endpoint: Endpoint, channel: any Channel, pending: PendingRequests) {
+    private init(endpoint: Endpoint, channel: any Channel, pending: PendingRequests, frames: FrameRouter) {
         self.endpoint = endpoint
         self.channel = channel
         self.pending = pending
+        self.frames = frames
     }
 
     /// Connects to `endpoint` (default: `Endpoint.fromEnvironment()`).
@@ -24,12 +26,13 @@ public final class LabvisorConnection: Sendable {
     public static func connect(to endpoint: Endpoint? = nil, timeout: Duration = .seconds(5)) async throws -> LabvisorConnection {
         let endpoint = try endpoint ?? Endpoint.fromEnvironment()
         let pending = PendingRequests(endpoint: endpoint)
+        let frames = FrameRouter()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(ResponseHandler(pending: pending))
+                    try channel.pipeline.syncOperations.addHandler(ResponseHandler(pending: pending, frames: frames))
                 }
             }
         do {
@@ -38,7 +41,7 @@ public final class LabvisorConnection: Sendable {
             case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
             }
-            return LabvisorConnection(endpoint: endpoint, channel: channel, pending: pending)
+            return LabvisorConnection(endpoint: endpoint, channel: channel, pending: pending, frames: frames)
         } catch {
             throw LabvisorError(
                 .unavailable, "cannot connect to labvisord at \(endpoint): \(error) (is the daemon running? LABVISOR_URL sets where to look)",
@@ -53,7 +56,34 @@ public final class LabvisorConnection: Sendable {
     /// - Throws: the daemon's error as a `LabvisorError`; `unavailable` when the connection
     ///   ends; `timeout`.
     public func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration? = nil) async throws -> Method.Result {
+        try await call(method, params, timeout: timeout, id: pending.nextID())
+    }
+
+    /// Opens a stream subscription (`stream.open`): its frames are routed to it from the
+    /// first one, which follows the response at once.
+    public func openStream(_ params: OpenStream.Params, timeout: Duration? = nil) async throws -> FrameSubscription {
         let id = pending.nextID()
+        frames.expectOpen(requestID: id, capacity: params.queue ?? OpenStream.defaultQueue)
+        do {
+            let result = try await call(OpenStream.self, params, timeout: timeout, id: id)
+            return FrameSubscription(connection: self, opened: result)
+        } catch {
+            frames.cancelExpected(requestID: id)
+            throw error
+        }
+    }
+
+    /// Resumes reading the socket, on the event loop, when it was held back for a full frame
+    /// queue and every queue has room again.
+    func resumeReadingIfRoom() {
+        let channel = self.channel
+        let frames = self.frames
+        channel.eventLoop.execute {
+            if frames.shouldResumeReading() { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
+        }
+    }
+
+    private func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration?, id: Int) async throws -> Method.Result {
         let payload = Array(try JSONEncoder().encode(RPCRequest(id: .number(id), method: Method.name, params: params)))
         let channel = self.channel
         let response = try await pending.wait(id: id, deadline: timeout.map { ContinuousClock.now + $0 }) {
@@ -176,18 +206,30 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     private let pending: PendingRequests
+    private let frames: FrameRouter
 
-    init(pending: PendingRequests) {
+    init(pending: PendingRequests, frames: FrameRouter) {
         self.pending = pending
+        self.frames = frames
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
+        if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == Framing.binaryMarker {
+            binaryMessage(context: context, buffer)
+            return
+        }
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         guard let head = try? JSONDecoder().decode(RPCResponseHead.self, from: Data(bytes)) else { return }
         if let method = head.method, head.id == nil {
+            if method == StreamEndedNotification.name,
+                let ended = try? JSONDecoder().decode(RPCRequest<StreamEndedNotification.Params>.self, from: Data(bytes))
+            {
+                frames.ended(ended.params)
+            }
             pending.notify(method: method, message: bytes)
         } else if case .number(let id)? = head.id {
+            frames.responseArrived(requestID: id, bytes)
             pending.deliver(id: id, response: bytes)
         } else if head.id == nil, let error = head.error {
             // An error for no request: the daemon refused the connection (a limit).
@@ -195,12 +237,28 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
         }
     }
 
+    /// A `stream.frame`: header and payload to its subscription (one copy of the payload, out
+    /// of the receive buffer); pauses reading when the subscription's queue is full.
+    private func binaryMessage(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
+        guard let (header, payload) = try? BinaryMessage.split(buffer),
+            let notification = try? JSONDecoder().decode(
+                RPCRequest<StreamFrameNotification.Params>.self, from: Data(header.readableBytesView)),
+            notification.method == StreamFrameNotification.name, notification.params.bytes == payload.readableBytes
+        else { return }
+        let frame = StreamFrame(header: notification.params, bytes: Array(payload.readableBytesView))
+        if frames.frameArrived(frame) {
+            _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        frames.connectionEnded(LabvisorError(.unavailable, "the connection to labvisord ended: the daemon closed the connection"))
         pending.end("the daemon closed the connection")
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        frames.connectionEnded(LabvisorError(.unavailable, "the connection to labvisord failed: \(error)"))
         pending.end("\(error)")
         context.close(promise: nil)
     }

@@ -55,7 +55,8 @@ struct Labvisord: AsyncParsableCommand {
             }
             return path
         }()
-        let supervisor = Supervisor(defaultCallTimeout: configuration.defaultCallTimeout, logger: logger)
+        let supervisor = Supervisor(
+            defaultCallTimeout: configuration.defaultCallTimeout, streamsPerClient: configuration.streamsPerClient, logger: logger)
         let simulators = try SimulatedInstruments(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         let pinned = configuration.instruments.filter { $0.pin != nil }.map(\.name)
         if !pinned.isEmpty {

@@ -14,10 +14,15 @@ public enum WireMethods {
         RevokeLease.self,
         WatchEvents.self,
         UnwatchEvents.self,
+        OpenStream.self,
+        CloseStream.self,
+        StreamStatus.self,
     ]
 
     /// The notifications the server sends.
     public static let notifications: [any WireNotification.Type] = [
-        EventNotification.self
+        EventNotification.self,
+        StreamFrameNotification.self,
+        StreamEndedNotification.self,
     ]
 }

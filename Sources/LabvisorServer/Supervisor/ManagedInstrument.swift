@@ -23,6 +23,7 @@ public final class ManagedInstrument: Sendable {
     /// The driver session.
     public let session: SharedSession<any HostedInstrument>
     private let identification = LockedState<InstrumentIdentification?>(nil)
+    private let fanouts = LockedState<[String: FrameFanout]>([:])
 
     /// Creates an instrument whose driver opens on `connect()`'s transport when first used.
     ///
@@ -71,6 +72,17 @@ public final class ManagedInstrument: Sendable {
                     _ = try? lifecycle.transition(to: .faulted, reason: "shutdown failed: \(error)")
                 }
             })
+    }
+
+    /// The fan-out of the driver's stream `source` to clients: one per stream of the running
+    /// driver (a driver opened again gets new streams, hence new fan-outs).
+    func fanout(for source: FrameStream) -> FrameFanout {
+        fanouts.withLock { fanouts in
+            if let fanout = fanouts[source.name], fanout.source === source, !fanout.hasEnded { return fanout }
+            let fanout = FrameFanout(source: source)
+            fanouts[source.name] = fanout
+            return fanout
+        }
     }
 
     /// What the device reported when its driver last opened.

@@ -62,11 +62,15 @@ public final class RPCServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 Self.peerName(channel).flatMapThrowing { name in
-                    let session = supervisor.connect(ClientRef(id: registry.makeID(), name: name)) { message in
-                        // Completes once the bytes are in the socket: a client that does not read holds up
-                        // only its own notifications, whose buffers are bounded.
-                        try await channel.writeAndFlush(channel.allocator.frame(message)).get()
-                    }
+                    let gate = WritabilityGate(connection: name)
+                    let session = supervisor.connect(
+                        ClientRef(id: registry.makeID(), name: name),
+                        send: { message in
+                            // Completes once the bytes are in the socket: a client that does not read holds up
+                            // only its own notifications, whose buffers are bounded.
+                            try await channel.writeAndFlush(channel.allocator.frame(message)).get()
+                        },
+                        output: ChannelStreamOutput(channel: channel, gate: gate))
                     guard registry.add(session, limit: limits.clients) else {
                         let error = LabvisorError.resourceExhausted("connected clients", value: limits.clients)
                         let response = (try? JSONEncoder().encode(RPCResponse<Empty>(id: nil, error: error))).map(Array.init) ?? []
@@ -78,7 +82,7 @@ public final class RPCServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         RPCConnectionHandler(
                             dispatcher: dispatcher, session: session, registry: registry, maxInFlight: limits.callsInFlight,
-                            logger: logger))
+                            gate: gate, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
