@@ -134,3 +134,44 @@ struct StreamEndToEndTests {
         #expect(try await daemon.stop() == 0)
     }
 }
+
+extension CommandLineEndToEndTests {
+    @Test func framesAreSavedAsPGM() async throws {
+        let daemon = try await DaemonProcess(loopback: true)
+        let client = try await daemon.connect()
+        let folder = daemon.folder.appendingPathComponent("shots")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (format, maxValue) in [("Y16", 65535), ("YUY2", 255)] {
+            try await client.invoke(
+                "loopback", "startFrames", ["width": 16, "height": 8, "format": .string(format), "fps": 50], timeout: .seconds(10))
+            let out = folder.appendingPathComponent("\(format).pgm").path
+            let run = try await labvisor(["frames", "loopback", "--count", "3", "--out", out], daemon: daemon)
+            #expect(run.status == 0, "\(run.errors)")
+            let lines = run.output.split(separator: "\n").map(String.init)
+            #expect(lines.count == 6, "\(run.output)")
+            let pattern = try SyntheticFramePattern(width: 16, height: 8, format: format)
+            for index in 1...3 {
+                let path = folder.appendingPathComponent("\(format)-000\(index).pgm").path
+                #expect(lines[2 * index - 1] == path)
+                let sequence = try #require(UInt64(lines[2 * index - 2].split(separator: "\t").first ?? ""))
+                let data = try #require(FileManager.default.contents(atPath: path))
+                let head = Array("P5\n16 8\n\(maxValue)\n".utf8)
+                #expect(Array(data.prefix(head.count)) == head)
+                let pixels = Array(data.dropFirst(head.count))
+                let expected: [UInt8] = (0..<8).flatMap { y in
+                    (0..<16).flatMap { x -> [UInt8] in
+                        if format == "Y16" {
+                            let value = pattern.sample(x: x, y: y, sequence: sequence)
+                            return [UInt8(value >> 8), UInt8(value & 0xFF)]
+                        }
+                        return [UInt8(pattern.sample(x: 2 * x, y: y, sequence: sequence))]  // luma: the even bytes
+                    }
+                }
+                #expect(pixels == expected, "\(format) frame \(sequence)")
+            }
+        }
+        try await client.invoke("loopback", "stopFrames", timeout: .seconds(10))
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+}
