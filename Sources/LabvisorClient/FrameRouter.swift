@@ -6,7 +6,10 @@ import LabvisorProtocol
 /// messages and `stream.ended` notifications to their subscription's bounded queue, and
 /// holds the connection's reading back (SwiftNIO `autoRead` off) while a queue is full, so a
 /// slow consumer makes the daemon drop (and count) frames instead of this process buffering
-/// them without bound. Routing and pausing run on the channel's event loop.
+/// them without bound. Reading never pauses while a call on the connection waits for its
+/// response (the response would wait behind the frames): then a full queue drops its oldest
+/// frame in this process, counted in the next frame's `dropped`. Routing and pausing run on
+/// the channel's event loop.
 final class FrameRouter: Sendable {
     private struct Subscription {
         var capacity: Int
@@ -45,7 +48,11 @@ final class FrameRouter: Sendable {
     }
 
     /// A frame arrived (on the event loop). Returns whether reading should pause now.
-    func frameArrived(_ frame: StreamFrame) -> Bool {
+    ///
+    /// - Parameter mayPause: whether reading may pause for a full queue. Not while a call on
+    ///   this connection waits for its response (it would wait behind the frames): then a full
+    ///   queue drops its oldest frame here, and the next frame's `dropped` counts it.
+    func frameArrived(_ frame: StreamFrame, mayPause: Bool) -> Bool {
         let (reader, pause): (WaitContinuation<StreamFrame?, any Error>?, Bool) = state.withLock { state in
             let id = frame.header.subscription
             guard var subscription = state.subscriptions[id], subscription.ended == nil else { return (nil, false) }
@@ -54,10 +61,18 @@ final class FrameRouter: Sendable {
                 state.subscriptions[id] = subscription
                 return (reader, false)
             }
-            subscription.frames.append(frame)
+            if !mayPause, subscription.frames.count >= subscription.capacity, let oldest = subscription.frames.popFirst() {
+                subscription.frames.append(frame)
+                let next = subscription.frames.removeFirst()
+                var header = next.header
+                header.dropped += oldest.header.dropped + 1
+                subscription.frames.prepend(StreamFrame(header: header, bytes: next.bytes))
+            } else {
+                subscription.frames.append(frame)
+            }
             let full = subscription.frames.count >= subscription.capacity
             state.subscriptions[id] = subscription
-            guard full, !state.paused else { return (nil, false) }
+            guard full, mayPause, !state.paused else { return (nil, false) }
             state.paused = true
             return (nil, true)
         }
@@ -140,6 +155,15 @@ final class FrameRouter: Sendable {
             guard state.subscriptions.values.allSatisfy({ $0.frames.count < $0.capacity || $0.ended != nil }) else { return false }
             state.paused = false
             return true
+        }
+    }
+
+    /// A call waits for its response (on the event loop): reading must go on. Returns
+    /// whether it was paused.
+    func resumeForResponse() -> Bool {
+        state.withLock { state in
+            defer { state.paused = false }
+            return state.paused
         }
     }
 

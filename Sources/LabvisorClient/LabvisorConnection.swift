@@ -86,8 +86,13 @@ public final class LabvisorConnection: Sendable {
     private func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration?, id: Int) async throws -> Method.Result {
         let payload = Array(try JSONEncoder().encode(RPCRequest(id: .number(id), method: Method.name, params: params)))
         let channel = self.channel
+        let frames = self.frames
         let response = try await pending.wait(id: id, deadline: timeout.map { ContinuousClock.now + $0 }) {
             channel.writeAndFlush(channel.allocator.frame(payload), promise: nil)
+            // A connection held back for a full frame queue must read on to get the response.
+            channel.eventLoop.execute {
+                if frames.resumeForResponse() { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
+            }
         }
         let decoded = try JSONDecoder().decode(RPCResponse<Method.Result>.self, from: Data(response))
         if let error = decoded.error { throw error.labvisorError }
@@ -126,6 +131,9 @@ final class PendingRequests: Sendable {
     init(endpoint: Endpoint) {
         self.endpoint = endpoint
     }
+
+    /// Whether a request waits for its response.
+    var isWaiting: Bool { state.withLock { !$0.waiting.isEmpty } }
 
     func nextID() -> Int {
         state.withLock {
@@ -246,7 +254,7 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
             notification.method == StreamFrameNotification.name, notification.params.bytes == payload.readableBytes
         else { return }
         let frame = StreamFrame(header: notification.params, bytes: Array(payload.readableBytesView))
-        if frames.frameArrived(frame) {
+        if frames.frameArrived(frame, mayPause: !pending.isWaiting) {
             _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
         }
     }

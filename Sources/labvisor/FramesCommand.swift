@@ -9,8 +9,10 @@ struct FramesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "frames", abstract: "Receive frames from an instrument's data stream (and save them as PGM images).",
         discussion: """
-            Subscribes to the stream (stream.open) and takes the next N frames the driver publishes; \
-            start the acquisition first (a camera: `labvisor call camera-1 startStreaming format=GREY width=640 height=480`). \
+            Subscribes to the stream (stream.open) and takes the next N frames the driver publishes. \
+            The acquisition is a driver method: --start calls it once subscribed, on the same connection \
+            (`labvisor frames camera-1 --start startStreaming format=GREY width=640 height=480 --stop stopStreaming`), \
+            under the lease LABVISOR_LEASE names (`labvisor lock camera-1 -- ...`). \
             Prints one line per frame (sequence, size, format, bytes, frames dropped since the previous one), \
             or its header as JSON with --json. With --out, frames are saved as binary PGM (P5): GREY as 8 bit, \
             Y16 as 16 bit big-endian (maxval 65535), YUY2 as its luma plane (8 bit). One frame goes to FILE; \
@@ -24,15 +26,25 @@ struct FramesCommand: AsyncParsableCommand {
     @Option(help: "Save the frames as PGM images (see above).") var out: String?
     @Option(help: "Frames the daemon keeps for this client before dropping the oldest (1-64).") var queue = 4
     @Option(help: "How long to wait for each frame (30s, 500ms).", transform: parseDuration) var timeout: Duration = .seconds(10)
+    @Option(help: "A method to call once subscribed, to start the acquisition (with the NAME=VALUE arguments), e.g. startStreaming.")
+    var start: String?
+    @Option(help: "A method to call after the last frame, e.g. stopStreaming.") var stop: String?
+    @Argument(help: "NAME=VALUE arguments of the --start method.") var arguments: [String] = []
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard start != nil || arguments.isEmpty else { throw ValidationError("NAME=VALUE arguments go with --start METHOD") }
     }
 
     func run() async throws {
+        let startArguments = try parseArguments(arguments, json: nil)
         try await options.run { labvisor in
-            let frames = try await labvisor.frames(
-                instrument: name, stream: stream, queue: queue, leaseToken: ProcessInfo.processInfo.environment["LABVISOR_LEASE"])
+            let token = ProcessInfo.processInfo.environment["LABVISOR_LEASE"]
+            let frames = try await labvisor.frames(instrument: name, stream: stream, queue: queue, leaseToken: token)
+            if let start {
+                // Subscribed first, so the first frame the acquisition makes is not missed.
+                try await labvisor.invoke(name, start, startArguments, timeout: .seconds(30), leaseToken: token)
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             for index in 1...count {
@@ -54,6 +66,7 @@ struct FramesCommand: AsyncParsableCommand {
                 fflush(nil)
             }
             try await frames.close()
+            if let stop { try await labvisor.invoke(name, stop, timeout: .seconds(30), leaseToken: token) }
         }
     }
 }

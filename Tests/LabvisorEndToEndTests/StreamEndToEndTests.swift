@@ -113,6 +113,30 @@ struct StreamEndToEndTests {
         #expect(try await daemon.stop() == 0)
     }
 
+    @Test func theDemoCameraStreamsThroughTheInProcessUSBSimulator() async throws {
+        let daemon = try await DaemonProcess()
+        let client = try await daemon.connect()
+        let status = try await client.status()
+        #expect(status.simulations?["camera-1"]?.contains("in-process USB simulator") == true, "\(status)")
+        #expect(status.simulations?["stage-x"]?.contains("PTY") == true)
+        let lease = try await client.acquire(["camera-1"])
+        let frames = try await client.frames(instrument: "camera-1")
+        try await client.invoke("camera-1", "startStreaming", ["format": "GREY", "width": 640, "height": 480], timeout: .seconds(10))
+        var previous: UInt64?
+        for _ in 0..<3 {
+            let frame = try #require(try await frames.next(timeout: .seconds(10)))
+            #expect(frame.width == 640 && frame.height == 480 && frame.format == "GREY" && frame.bytes.count == 640 * 480)
+            #expect(frame.header.bytesPerPixel == 1 && frame.header.deviceTime != nil)
+            if let previous { #expect(frame.sequence - previous - 1 == UInt64(frame.dropped)) }
+            previous = frame.sequence
+        }
+        try await client.invoke("camera-1", "stopStreaming", timeout: .seconds(10))
+        try await frames.close()
+        try await client.release(lease)
+        await client.close()
+        #expect(try await daemon.stop() == 0)
+    }
+
     @Test func streamsPerClientAreLimitedAndUnknownStreamsNamed() async throws {
         let daemon = try await DaemonProcess(loopback: true)
         let client = try await daemon.connect()

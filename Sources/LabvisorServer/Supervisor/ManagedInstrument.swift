@@ -18,6 +18,8 @@ public final class ManagedInstrument: Sendable {
     public let identity: DeviceIdentity?
     /// Whether it runs against a simulator.
     public let simulated: Bool
+    /// How it is simulated (`in-process serial simulator on a PTY pair`, ...), for `daemon.status`.
+    public let simulation: String?
     /// The lifecycle state machine.
     public let lifecycle: InstrumentLifecycle
     /// The driver session.
@@ -33,7 +35,7 @@ public final class ManagedInstrument: Sendable {
     ///   - shutdownTimeout: how long the driver's safe-state shutdown may take.
     public init(
         name: String, kind: String, driver: DriverCatalog.Entry, tags: [String: JSONValue] = [:],
-        identity: DeviceIdentity? = nil, simulated: Bool = false, linger: Duration = .seconds(2),
+        identity: DeviceIdentity? = nil, simulated: Bool = false, simulation: String? = nil, linger: Duration = .seconds(2),
         shutdownTimeout: Duration = .seconds(5), events: EventBus, logger: Logger,
         connect: @escaping @Sendable () throws -> DriverConnection
     ) {
@@ -43,6 +45,7 @@ public final class ManagedInstrument: Sendable {
         self.tags = tags
         self.identity = identity
         self.simulated = simulated
+        self.simulation = simulation
         let lifecycle = InstrumentLifecycle(instrument: name, events: events)
         self.lifecycle = lifecycle
         let identification = self.identification

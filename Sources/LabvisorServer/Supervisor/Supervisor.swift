@@ -76,7 +76,16 @@ public final class Supervisor: Sendable {
     public func status(clients: Int, maxClients: Int, demo: Bool) -> DaemonStatus.Result {
         DaemonStatus.Result(
             version: LabvisorVersion.current, uptime: (ContinuousClock.now - startedAt).seconds, clients: clients,
-            maxClients: maxClients, instruments: instruments.withLock { $0.count }, leases: leases.leases.count, demo: demo)
+            maxClients: maxClients, instruments: instruments.withLock { $0.count }, leases: leases.leases.count, demo: demo,
+            simulations: simulations)
+    }
+
+    /// How each simulated instrument is simulated, by name; `nil` when none is.
+    private var simulations: [String: String]? {
+        let all = instruments.withLock { instruments in
+            instruments.compactMapValues { $0.simulation }
+        }
+        return all.isEmpty ? nil : all
     }
 
     // MARK: - Calls
