@@ -28,6 +28,8 @@ public final class LabvisorConnection: Sendable {
         let pending = PendingRequests(endpoint: endpoint)
         let frames = FrameRouter()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // Reads grow up to 1 MiB for stream frames (NIO's default stops at 64 KiB: 128 reads per 8 MiB frame).
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
             .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

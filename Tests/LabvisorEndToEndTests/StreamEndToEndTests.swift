@@ -56,10 +56,11 @@ struct StreamEndToEndTests {
         let info = try #require(status.subscriptions.first { $0.subscription == frames.id })
         #expect(info.dropped >= 50, "\(info)")
         #expect(info.queued <= info.queue, "the daemon keeps at most the queue: \(info)")
-        // The other client's calls still answer at once.
+        // The other client's calls still answer (within seconds even under ThreadSanitizer on a
+        // loaded machine; a daemon held up by the slow client would not answer at all).
         let callStart = ContinuousClock.now
-        #expect(try await other.invoke(loopback, "echo", ["value": 7], timeout: .seconds(5)) == 7)
-        #expect(ContinuousClock.now - callStart < .seconds(1))
+        #expect(try await other.invoke(loopback, "echo", ["value": 7], timeout: .seconds(20)) == 7)
+        #expect(ContinuousClock.now - callStart < .seconds(5))
         // Reading now: the gaps in the sequence numbers are exactly the drops reported.
         var previous: UInt64?
         var sawDrop = false
