@@ -103,7 +103,10 @@ let package = Package(
         // (umockdev testbeds and device records live here, shared by tests and the bench).
         .target(
             name: "LabvisorSimulation",
-            dependencies: ["LabvisorCore", "LabvisorHardware", "CUMockdev", "CUMockdevTTY", "CSerialShim", "CUSBDevFS"]),
+            dependencies: [
+                "LabvisorCore", "LabvisorHardware", "CUMockdev", "CUMockdevTTY", "CSerialShim", "CUSBDevFS",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]),
         // The device side of a umockdev tty node: the ioctl handler (TIOCEXCL, modem lines) in C,
         // since it is a GObject signal handler that runs on umockdev's thread.
         .target(name: "CUMockdevTTY", dependencies: ["CUMockdev"]),
@@ -117,6 +120,7 @@ let package = Package(
             dependencies: [
                 "LabvisorCore", "LabvisorProtocol", "LabvisorHardware", "LabvisorDriverKit", "LabvisorSimulation",
                 "LabvisorReferenceDrivers",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,6 +134,7 @@ let package = Package(
             name: "LabvisorClient",
             dependencies: [
                 "LabvisorProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

@@ -17,3 +17,8 @@ step call laser-488 emissionOn
 step call laser-488 waitForPower --timeout 10s
 step get laser-488 measuredPower
 step call laser-488 emissionOff
+# Three frames from the camera, subscribed before the acquisition starts, saved as PGM images.
+shots=$(mktemp -d "${TMPDIR:-/tmp}/labvisor-demo-shots.XXXXXX")
+step frames camera-1 --count 3 --out "$shots/camera-1.pgm" \
+    --start startStreaming format=GREY width=640 height=480 --stop stopStreaming
+echo "  camera images: $shots/camera-1-0001.pgm (and -0002, -0003)"

@@ -30,8 +30,8 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step "$bin/labvisor" status
 step "$bin/labvisor" list
 step "$bin/labvisor" describe stage-x
-# The experiment holds both instruments for its whole run; its calls act under the lease.
-step "$bin/labvisor" lock stage-x stage-z laser-488 -- env LABVISOR_CLI="$bin/labvisor" scripts/demo-experiment.sh
+# The experiment holds its instruments for its whole run; its calls act under the lease.
+step "$bin/labvisor" lock stage-x stage-z laser-488 camera-1 -- env LABVISOR_CLI="$bin/labvisor" scripts/demo-experiment.sh
 step "$bin/labvisor" leases
 step "$bin/labvisor" get laser-488 emission
 

@@ -151,6 +151,28 @@ public final class Labvisor: Sendable {
         }
     }
 
+    /// Subscribes to an instrument's data stream (camera frames): the frames from the next
+    /// one the driver publishes, as an `AsyncSequence` (see `FrameSubscription`). Starting
+    /// the acquisition is a driver method (a camera's `startStreaming`).
+    ///
+    /// - Parameters:
+    ///   - stream: the stream's name; default: the instrument's only (or first) stream.
+    ///   - queue: frames kept for this client (in the daemon, and in this process) before the
+    ///     oldest is dropped and counted (1 to 64).
+    /// - Throws: `notFound` (instrument, stream), `invalidArgument` (`queue`),
+    ///   `resourceExhausted` (streams per client).
+    public func frames(instrument: String, stream: String? = nil, queue: Int = OpenStream.defaultQueue, leaseToken: String? = nil) async throws
+        -> FrameSubscription
+    {
+        try await connection.openStream(
+            .init(instrument: instrument, stream: stream, leaseToken: leaseToken, queue: queue), timeout: .seconds(60))
+    }
+
+    /// Every stream subscription in the daemon with its counters (frames delivered, queued, dropped).
+    public func streamStatus(instrument: String? = nil) async throws -> StreamStatus.Result {
+        try await connection.call(StreamStatus.self, .init(instrument: instrument))
+    }
+
     /// Closes the connection.
     public func close() async {
         await connection.close()

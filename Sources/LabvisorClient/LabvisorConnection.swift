@@ -11,11 +11,13 @@ public final class LabvisorConnection: Sendable {
     public let endpoint: Endpoint
     private let channel: any Channel
     private let pending: PendingRequests
+    let frames: FrameRouter
 
-    private init(endpoint: Endpoint, channel: any Channel, pending: PendingRequests) {
+    private init(endpoint: Endpoint, channel: any Channel, pending: PendingRequests, frames: FrameRouter) {
         self.endpoint = endpoint
         self.channel = channel
         self.pending = pending
+        self.frames = frames
     }
 
     /// Connects to `endpoint` (default: `Endpoint.fromEnvironment()`).
@@ -24,12 +26,15 @@ public final class LabvisorConnection: Sendable {
     public static func connect(to endpoint: Endpoint? = nil, timeout: Duration = .seconds(5)) async throws -> LabvisorConnection {
         let endpoint = try endpoint ?? Endpoint.fromEnvironment()
         let pending = PendingRequests(endpoint: endpoint)
+        let frames = FrameRouter()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // Reads grow up to 1 MiB for stream frames (NIO's default stops at 64 KiB: 128 reads per 8 MiB frame).
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
             .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(ResponseHandler(pending: pending))
+                    try channel.pipeline.syncOperations.addHandler(ResponseHandler(pending: pending, frames: frames))
                 }
             }
         do {
@@ -38,7 +43,7 @@ public final class LabvisorConnection: Sendable {
             case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
             }
-            return LabvisorConnection(endpoint: endpoint, channel: channel, pending: pending)
+            return LabvisorConnection(endpoint: endpoint, channel: channel, pending: pending, frames: frames)
         } catch {
             throw LabvisorError(
                 .unavailable, "cannot connect to labvisord at \(endpoint): \(error) (is the daemon running? LABVISOR_URL sets where to look)",
@@ -53,11 +58,43 @@ public final class LabvisorConnection: Sendable {
     /// - Throws: the daemon's error as a `LabvisorError`; `unavailable` when the connection
     ///   ends; `timeout`.
     public func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration? = nil) async throws -> Method.Result {
+        try await call(method, params, timeout: timeout, id: pending.nextID())
+    }
+
+    /// Opens a stream subscription (`stream.open`): its frames are routed to it from the
+    /// first one, which follows the response at once.
+    public func openStream(_ params: OpenStream.Params, timeout: Duration? = nil) async throws -> FrameSubscription {
         let id = pending.nextID()
+        frames.expectOpen(requestID: id, capacity: params.queue ?? OpenStream.defaultQueue)
+        do {
+            let result = try await call(OpenStream.self, params, timeout: timeout, id: id)
+            return FrameSubscription(connection: self, opened: result)
+        } catch {
+            frames.cancelExpected(requestID: id)
+            throw error
+        }
+    }
+
+    /// Resumes reading the socket, on the event loop, when it was held back for a full frame
+    /// queue and every queue has room again.
+    func resumeReadingIfRoom() {
+        let channel = self.channel
+        let frames = self.frames
+        channel.eventLoop.execute {
+            if frames.shouldResumeReading() { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
+        }
+    }
+
+    private func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration?, id: Int) async throws -> Method.Result {
         let payload = try WireJSON.encode(RPCRequest(id: .number(id), method: Method.name, params: params))
         let channel = self.channel
+        let frames = self.frames
         let response = try await pending.wait(id: id, deadline: timeout.map { ContinuousClock.now + $0 }) {
             channel.writeAndFlush(channel.allocator.frame(payload), promise: nil)
+            // A connection held back for a full frame queue must read on to get the response.
+            channel.eventLoop.execute {
+                if frames.resumeForResponse() { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
+            }
         }
         let decoded = try JSONValueDecoder().decode(RPCResponse<Method.Result>.self, from: response)
         if let error = decoded.error { throw error.labvisorError }
@@ -97,6 +134,9 @@ final class PendingRequests: Sendable {
     init(endpoint: Endpoint) {
         self.endpoint = endpoint
     }
+
+    /// Whether a request waits for its response.
+    var isWaiting: Bool { state.withLock { !$0.waiting.isEmpty } }
 
     func nextID() -> Int {
         state.withLock {
@@ -177,32 +217,60 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     private let pending: PendingRequests
+    private let frames: FrameRouter
 
-    init(pending: PendingRequests) {
+    init(pending: PendingRequests, frames: FrameRouter) {
         self.pending = pending
+        self.frames = frames
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
+        if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == Framing.binaryMarker {
+            binaryMessage(context: context, buffer)
+            return
+        }
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         guard case .object(let members)? = try? JSONParser.parse(bytes) else { return }
         let id = members["id"] ?? .null
         if case .string(let method)? = members["method"], id == .null {
+            if method == StreamEndedNotification.name,
+                let ended = try? JSONValueDecoder().decode(RPCRequest<StreamEndedNotification.Params>.self, from: .object(members))
+            {
+                frames.ended(ended.params)
+            }
             pending.notify(method: method, message: bytes)
         } else if case .int(let number) = id {
-            pending.deliver(id: number, response: .object(members))
+            let response = JSONValue.object(members)
+            frames.responseArrived(requestID: number, response)
+            pending.deliver(id: number, response: response)
         } else if id == .null, let error = members["error"] {
             // An error for no request: the daemon refused the connection (a limit).
             pending.end(error["message"]?.string ?? "\(error)")
         }
     }
 
+    /// A `stream.frame`: header and payload to its subscription (one copy of the payload, out
+    /// of the receive buffer); pauses reading when the subscription's queue is full.
+    private func binaryMessage(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
+        guard let (header, payload) = try? BinaryMessage.split(buffer),
+            let notification = try? WireJSON.decode(RPCRequest<StreamFrameNotification.Params>.self, from: header.readableBytesView),
+            notification.method == StreamFrameNotification.name, notification.params.bytes == payload.readableBytes
+        else { return }
+        let frame = StreamFrame(header: notification.params, bytes: Array(payload.readableBytesView))
+        if frames.frameArrived(frame, mayPause: !pending.isWaiting) {
+            _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        frames.connectionEnded(LabvisorError(.unavailable, "the connection to labvisord ended: the daemon closed the connection"))
         pending.end("the daemon closed the connection")
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        frames.connectionEnded(LabvisorError(.unavailable, "the connection to labvisord failed: \(error)"))
         pending.end("\(error)")
         context.close(promise: nil)
     }

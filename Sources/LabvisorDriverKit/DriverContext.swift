@@ -2,10 +2,11 @@
 public enum DriverConnection: Sendable {
     /// A serial port, opened with the manifest's settings.
     case serial(SerialPort, SerialTransport)
-    /// A USB device (a libusb handle), opened with the manifest's settings; the driver
-    /// claims the interfaces it needs (with `detachKernelDriver`, libusb detaches a kernel
-    /// driver such as uvcvideo on claim and reattaches it on release).
-    case usb(USBDevice, USBSettings)
+    /// A USB device (a libusb handle, or an in-process simulated device behind the same
+    /// `USBDeviceIO` interface), opened with the manifest's settings; the driver claims the
+    /// interfaces it needs (with `detachKernelDriver`, libusb detaches a kernel driver such as
+    /// uvcvideo on claim and reattaches it on release).
+    case usb(any USBDeviceIO, USBSettings)
     /// No transport: a built-in instrument (the daemon's loopback, for benchmarks and tests).
     case none
 }
@@ -53,7 +54,7 @@ public struct DriverContext: Sendable {
     /// The USB device and the manifest's USB settings, for a USB driver.
     ///
     /// - Throws: `driverFault` when the manifest's transport is not USB.
-    public func usbDevice() throws(LabvisorError) -> (device: USBDevice, settings: USBSettings) {
+    public func usbDevice() throws(LabvisorError) -> (device: any USBDeviceIO, settings: USBSettings) {
         guard case .usb(let device, let settings) = connection else {
             throw LabvisorError(.driverFault, "instrument \(instrument): the driver needs a USB device but its transport is not usb")
         }

@@ -12,6 +12,10 @@ let wireBenchmarks: [Benchmark] = [
         name: "wire.json",
         summary: "one invoke request decoded and its response encoded: Foundation's JSONDecoder/JSONEncoder against WireJSON",
         run: wireJSON),
+    Benchmark(
+        name: "wire.frames",
+        summary: "2048x2048 16-bit frames from the loopback stream through the real labvisord to one Swift client over the unix socket",
+        run: wireFrames),
 ]
 
 /// How long each phase runs.
@@ -199,5 +203,58 @@ private func pyro5Baseline() -> [String: JSONValue] {
             "foundation_p50_us": .double((foundation.perCall * 100).rounded() / 100),
             "foundation_p99_us": .double((foundation.samples.percentile(0.99) * 100).rounded() / 100),
             "speedup": .double((speedup * 100).rounded() / 100),
+        ])
+}
+
+/// Frames from `labvisord --loopback`'s synthetic stream (2048x2048 Y16, 8 MiB each, offered
+/// at `offered` frames/s) to one Swift client reading as fast as it can: delivered MB/s and
+/// frames/s, frames dropped (the producer offers more than the target so the wire is the
+/// limit), and the daemon's CPU per frame.
+private func wireFrames() async throws -> BenchmarkResult {
+    let daemon = try await DaemonUnderTest()
+    defer { daemon.stop() }
+    let client = try await Labvisor.connect(to: .unix(daemon.socket))
+    let (width, height, offered) = (2048, 2048, 200.0)
+    let frames = try await client.frames(instrument: "loopback", queue: 4)
+    try await client.invoke(
+        "loopback", "startFrames", ["width": .int(width), "height": .int(height), "format": "Y16", "fps": .double(offered)],
+        timeout: .seconds(10))
+    // Warm up, and check one frame byte for byte (outside the timing).
+    let pattern = try SyntheticFramePattern(width: width, height: height, format: "Y16")
+    for _ in 0..<20 { _ = try await frames.next(timeout: .seconds(10)) }
+    guard let checked = try await frames.next(timeout: .seconds(10)), pattern.matches(checked.bytes, sequence: checked.sequence) else {
+        throw LabvisorError(.driverFault, "a frame differs from the test pattern")
+    }
+    var samples = LatencySamples(capacity: 10_000)
+    let cpuBefore = daemon.cpuSeconds
+    let start = ContinuousClock.now
+    let end = start + phase
+    var count = 0
+    var bytes = 0
+    var dropped = 0
+    var previous = start
+    while ContinuousClock.now < end {
+        guard let frame = try await frames.next(timeout: .seconds(10)) else { break }
+        let now = ContinuousClock.now
+        samples.add(now - previous)
+        previous = now
+        count += 1
+        bytes += frame.bytes.count
+        dropped += frame.dropped
+    }
+    let seconds = (ContinuousClock.now - start).seconds
+    let cpu = daemon.cpuSeconds - cpuBefore
+    try await client.invoke("loopback", "stopFrames", timeout: .seconds(10))
+    try await frames.close()
+    await client.close()
+    let framesPerSecond = Double(count) / seconds
+    let megabytesPerSecond = Double(bytes) / seconds / 1e6
+    return BenchmarkResult(
+        bench: "wire.frames", opsPerSecond: framesPerSecond, p50Microseconds: samples.percentile(0.5),
+        p99Microseconds: samples.percentile(0.99), target: ">= 1 GB/s (~120 frames/s of 8 MiB)", met: megabytesPerSecond >= 1000,
+        extra: [
+            "MB_per_s": .double(megabytesPerSecond.rounded()), "frames_offered_per_s": .double(offered),
+            "frames_dropped": .int(dropped), "daemon_cpu_ms_per_frame": .double((cpu / Double(max(count, 1)) * 1e5).rounded() / 100),
+            "frame_bytes": .int(width * height * 2), "p50_p99": "time between frames at the client",
         ])
 }

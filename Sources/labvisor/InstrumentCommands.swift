@@ -13,6 +13,9 @@ struct StatusCommand: AsyncParsableCommand {
             if options.json { return try options.printJSON(status) }
             print("labvisord \(status.version), up \(Int(status.uptime)) s\(status.demo ? " (demo)" : "")")
             print("clients \(status.clients)/\(status.maxClients), instruments \(status.instruments), leases \(status.leases)")
+            for (name, simulation) in (status.simulations ?? [:]).sorted(by: { $0.key < $1.key }) {
+                print("  \(name): \(simulation)")
+            }
         }
     }
 }

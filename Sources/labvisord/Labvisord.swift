@@ -70,7 +70,8 @@ struct Labvisord: AsyncParsableCommand {
             return path
         }()
         let supervisor = Supervisor(
-            defaultCallTimeout: configuration.defaultCallTimeout, gracePeriod: configuration.gracePeriod, logger: logger)
+            defaultCallTimeout: configuration.defaultCallTimeout, gracePeriod: configuration.gracePeriod,
+            streamsPerClient: configuration.streamsPerClient, logger: logger)
         let simulators = try SimulatedInstruments(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         let pinned = configuration.instruments.filter { $0.pin != nil }.map(\.name)
         // Hardware comes from udev discovery, except in a demo that pins nothing.

@@ -15,9 +15,10 @@ final class DaemonProcess: Sendable {
     /// The repository root (for `drivers/`).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Starts the daemon (with `environment` added to the test's, and `arguments` after the
-    /// demo's) and, when `waitForSocket`, waits until its socket answers.
-    init(environment: [String: String] = [:], arguments: [String] = [], waitForSocket: Bool = true) async throws {
+    /// Starts the daemon (with `environment` added to the test's, the loopback instrument when
+    /// `loopback`, and `arguments` after the demo's) and, when `waitForSocket`, waits until its
+    /// socket answers.
+    init(environment: [String: String] = [:], arguments: [String] = [], loopback: Bool = false, waitForSocket: Bool = true) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisord-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         socketPath = folder.appendingPathComponent("labvisord.sock").path
@@ -25,7 +26,8 @@ final class DaemonProcess: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
         process.executableURL = try Self.products().appendingPathComponent("labvisord")
-        process.arguments = ["--demo", "--config", Self.root.appendingPathComponent("config/demo.toml").path, "--socket", socketPath] + arguments
+        process.arguments = ["--demo", "--config", Self.root.appendingPathComponent("config/demo.toml").path, "--socket", socketPath]
+            + (loopback ? ["--loopback"] : []) + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         if !environment.isEmpty {

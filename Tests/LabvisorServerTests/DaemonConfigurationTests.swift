@@ -8,7 +8,7 @@ struct DaemonConfigurationTests {
 
     @Test func shippedFilesParse() throws {
         let demo = try DaemonConfiguration.load(Self.root.appendingPathComponent("config/demo.toml").path)
-        #expect(demo.instruments.map(\.name) == ["stage-x", "stage-z", "laser-488", "heater-1"])
+        #expect(demo.instruments.map(\.name) == ["stage-x", "stage-z", "laser-488", "heater-1", "camera-1"])
         #expect(demo.instruments.allSatisfy { $0.simulate == $0.driver })
         #expect(demo.driverSearchPath == [Self.root.appendingPathComponent("drivers").path])
         #expect(demo.instruments[2].tags["wavelength_nm"] == 488)

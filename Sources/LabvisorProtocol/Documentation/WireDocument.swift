@@ -25,6 +25,37 @@ public enum WireDocument {
               big-endian header length `H`, `H` bytes of JSON header, then the raw payload
               (camera frames travel this way, never as base64).
 
+            ## Binary messages
+
+            A binary message carries a JSON header and raw bytes in one frame:
+
+            | bytes | content |
+            |---|---|
+            | 4 | frame length `L` (big-endian), as for every frame |
+            | 1 | `0x00`, the binary marker |
+            | 4 | header length `H` (big-endian) |
+            | `H` | the header: a JSON-RPC notification, UTF-8 JSON |
+            | `N` | the payload, raw; `N = L - 5 - H`, also given as `params.bytes` |
+
+            Today the daemon sends one kind, `stream.frame` (a frame of a subscription made with
+            `stream.open`; its header is shown under Notifications). Pixels are packed rows
+            (`stride` = `width` × `bytesPerPixel`), in the format's own byte order: `Y16` is
+            16-bit little-endian, `YUY2` is Y0 U Y1 V. Clients never send binary messages.
+
+            **Backpressure.** Each subscription has a queue of `queue` frames in the daemon. The
+            daemon writes a frame only while the connection's socket takes data; a client that
+            reads slower than frames come loses the oldest waiting frames. Nothing is lost
+            silently: a frame's `dropped` is the number of frames of the stream the client missed
+            since the previous frame it got (equal to the gap in `sequence`), and
+            `stream.status` has the totals. The daemon's memory per subscription is bounded by
+            its queue.
+
+            **Test pattern.** `labvisord --loopback` adds the `loopback` instrument; its
+            `startFrames` method (width, height, format, fps, count) publishes a synthetic stream
+            `frames` whose samples are `(x + 3 y + 5 sequence) mod 2^b`, where `x` counts the
+            samples of a row (bytes for `GREY` and `YUY2`, 16-bit little-endian values for `Y16`,
+            b = 8 or 16), so a client can check every byte it receives.
+
             ## Messages
 
             Requests are JSON-RPC 2.0: `{"jsonrpc": "2.0", "id": 7, "method": "...", "params": {...}}`.

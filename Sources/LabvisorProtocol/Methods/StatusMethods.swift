@@ -17,8 +17,14 @@ public enum DaemonStatus: WireMethod {
         public var leases: Int
         /// Whether instruments run against simulators (`--demo`).
         public var demo: Bool
+        /// How each simulated instrument is simulated, by name (a serial simulator on a PTY
+        /// pair; a USB device in-process or under umockdev); absent when none is.
+        public var simulations: [String: String]?
         /// Creates a result.
-        public init(version: String, uptime: Double, clients: Int, maxClients: Int, instruments: Int, leases: Int, demo: Bool) {
+        public init(
+            version: String, uptime: Double, clients: Int, maxClients: Int, instruments: Int, leases: Int, demo: Bool,
+            simulations: [String: String]? = nil
+        ) {
             self.version = version
             self.uptime = uptime
             self.clients = clients
@@ -26,11 +32,13 @@ public enum DaemonStatus: WireMethod {
             self.instruments = instruments
             self.leases = leases
             self.demo = demo
+            self.simulations = simulations
         }
     }
     public static let name = "daemon.status"
     public static let summary = "The daemon's version, uptime, clients and limits, instruments and leases."
     public static let errors: [ErrorCode] = []
     public static let exampleParams = Empty()
-    public static let exampleResult = Result(version: "0.1.0", uptime: 3600.5, clients: 2, maxClients: 64, instruments: 4, leases: 1, demo: true)
+    public static let exampleResult = Result(version: "0.1.0", uptime: 3600.5, clients: 2, maxClients: 64, instruments: 4, leases: 1, demo: true,
+        simulations: ["camera-1": "in-process USB simulator (not under umockdev)", "stage-x": "in-process serial simulator on a PTY pair"])
 }

@@ -16,10 +16,15 @@ public enum WireMethods {
         UnwatchEvents.self,
         UnplugSimulator.self,
         ReplugSimulator.self,
+        OpenStream.self,
+        CloseStream.self,
+        StreamStatus.self,
     ]
 
     /// The notifications the server sends.
     public static let notifications: [any WireNotification.Type] = [
-        EventNotification.self
+        EventNotification.self,
+        StreamFrameNotification.self,
+        StreamEndedNotification.self,
     ]
 }

@@ -11,6 +11,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var maxClients: Int = 64
     /// The most calls in flight per client.
     public var callsInFlight: Int = 256
+    /// The most stream subscriptions per client (`stream.open`).
+    public var streamsPerClient: Int = 8
     /// A call's deadline when the client gives none.
     public var defaultCallTimeout: Duration = .seconds(30)
     /// How long a driver stays open after its last user, unless the instrument says.
@@ -72,6 +74,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
                 }
                 configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
                 configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight
+                configuration.streamsPerClient = try daemon.int("streams_per_client", in: 1...1_000) ?? configuration.streamsPerClient
                 configuration.defaultCallTimeout = try daemon.double("call_timeout", in: 0.001...86_400).map { .seconds($0) }
                     ?? configuration.defaultCallTimeout
                 configuration.defaultLinger = try daemon.double("linger", in: 0...86_400).map { .seconds($0) } ?? configuration.defaultLinger

@@ -5,12 +5,13 @@ import LabvisorSimulation
 import Logging
 
 /// The configuration's simulated instruments (`simulate = "<driver-id>"`; all of
-/// `config/demo.toml` in `labvisord --demo`): each simulator runs in-process on a PTY, and
-/// the real driver opens it through the real serial port code, so everything but the hardware
-/// is real.
+/// `config/demo.toml` in `labvisord --demo`): each serial simulator runs in-process on a PTY,
+/// and the real driver opens it through the real serial port code, so everything but the
+/// hardware is real. A USB simulator (the UVC camera) is served in-process behind the
+/// `USBDeviceIO` interface (`InProcessUSBDevice`): the real driver, without libusb.
 ///
-/// `unplug(_:)` and `replug(_:)` play a device pulled out and plugged back in: the PTY hangs
-/// up (the serial code sees it as a real port would), and a new PTY comes with the same
+/// `unplug(_:)` and `replug(_:)` play a serial device pulled out and plugged back in: the PTY
+/// hangs up (the serial code sees it as a real port would), and a new PTY comes with the same
 /// device state. The supervisor hears of both through the same calls discovery makes for
 /// real hardware (`deviceGone`, `deviceReturned`).
 public final class SimulatedInstruments: Sendable {
@@ -47,16 +48,26 @@ public final class SimulatedInstruments: Sendable {
                 guard let manifest = manifests[id] else {
                     throw LabvisorError(.notFound, "\(where_): no driver manifest '\(id)' in the driver search path")
                 }
-                guard case .serial(let transport) = manifest.transport else {
-                    throw LabvisorError(.invalidArgument, "\(where_): only serial instruments can be simulated on a PTY today")
-                }
                 let driver = try ReferenceDrivers.drivers.entry(id)
+                guard case .serial(let transport) = manifest.transport else {
+                    guard case .usb(let settings) = manifest.transport else { continue }
+                    // No umockdev testbed in the daemon: the device's model answers in-process,
+                    // behind the same USBDeviceIO interface libusb devices have.
+                    let simulation = try ReferenceDrivers.usbSimulators.entry(id).make()
+                    supervisor.add(ManagedInstrument(
+                        name: instrument.name, kind: manifest.kind.rawValue, driver: driver, tags: instrument.tags, simulated: true,
+                        simulation: Self.inProcessUSB, linger: instrument.linger ?? configuration.defaultLinger,
+                        events: supervisor.events, logger: logger,
+                        connect: { .usb(InProcessUSBDevice(descriptors: simulation.descriptors, behavior: simulation.behavior), settings) }))
+                    continue
+                }
                 let simulator = try ReferenceDrivers.simulators.entry(id).start(reactor)
                 let (name, kind, tags) = (instrument.name, manifest.kind.rawValue, instrument.tags)
                 let linger = instrument.linger ?? configuration.defaultLinger
                 let make: @Sendable (DeviceLink) -> ManagedInstrument = { link in
                     ManagedInstrument(
-                        name: name, kind: kind, driver: driver, tags: tags, link: link, simulated: true, linger: linger,
+                        name: name, kind: kind, driver: driver, tags: tags, link: link, simulated: true,
+                        simulation: "in-process serial simulator on a PTY pair (\(link.location))", linger: linger,
                         events: supervisor.events, logger: logger)
                 }
                 plugged[name] = Plugged(simulator: simulator, unplugged: false, transport: transport, instrument: make)
@@ -125,6 +136,10 @@ public final class SimulatedInstruments: Sendable {
             supervisor.add(old.instrument(link))
         }
     }
+
+    /// How a simulated USB instrument runs, as `daemon.status` says it.
+    public static let inProcessUSB =
+        "in-process USB simulator behind the USBDeviceIO interface (the daemon does not run under umockdev; bulk paced at USB 2.0 rate)"
 
     /// Stops every simulator.
     public func stop() {

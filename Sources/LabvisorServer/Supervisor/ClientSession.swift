@@ -15,10 +15,41 @@ public final class ClientSession: Sendable {
     /// slow reader costs only its own bounded event buffer.
     let send: @Sendable ([UInt8]) async throws -> Void
 
+    /// Where stream frames go (`nil`: this session cannot carry streams).
+    let output: (any StreamOutput)?
+    private let streams = LockedState<[Int: StreamSubscription]>([:])
+
     /// Creates the session of a newly connected client; `send` writes one message to it.
     public init(client: ClientRef, send: @escaping @Sendable ([UInt8]) async throws -> Void = { _ in }) {
         self.client = client
         self.send = send
+        self.output = nil
+    }
+
+    /// Creates the session of a client on a wire connection, with its stream output.
+    init(client: ClientRef, send: @escaping @Sendable ([UInt8]) async throws -> Void, output: any StreamOutput) {
+        self.client = client
+        self.send = send
+        self.output = output
+    }
+
+    /// Records a new stream subscription unless `limit` are held.
+    ///
+    /// - Throws: `resourceExhausted` naming the limit; `closed` after `close()`.
+    func addStream(_ subscription: StreamSubscription, limit: Int) throws(LabvisorError) {
+        let refused: LabvisorError? = streams.withLock { streams in
+            if closed.withLock({ $0 }) { return LabvisorError.closed("the connection of \(client)") }
+            guard streams.count < limit else { return LabvisorError.resourceExhausted("streams per client", value: limit) }
+            streams[subscription.id] = subscription
+            return nil
+        }
+        if let refused { throw refused }
+    }
+
+    /// Forgets stream subscription `id`; returns it.
+    @discardableResult
+    func removeStream(_ id: Int) -> StreamSubscription? {
+        streams.withLock { $0.removeValue(forKey: id) }
     }
 
     /// Starts forwarding `subscription`'s events as `event` notifications; returns its id.
@@ -108,6 +139,11 @@ public final class ClientSession: Sendable {
             subscription.cancel()
             task.cancel()
         }
+        let streams = streams.withLock { streams in
+            defer { streams = [:] }
+            return Array(streams.values)
+        }
+        for stream in streams { stream.end(.disconnected) }
         let held = references.withLock { references in
             defer { references = [:] }
             return references

@@ -18,6 +18,8 @@ public final class ManagedInstrument: Sendable {
     public var identity: DeviceIdentity? { link.withLock { $0.identity } }
     /// Whether it runs against a simulator.
     public let simulated: Bool
+    /// How it is simulated (`in-process serial simulator on a PTY pair`, ...), for `daemon.status`.
+    public let simulation: String?
     /// The lifecycle state machine.
     public let lifecycle: InstrumentLifecycle
     /// The driver session.
@@ -26,6 +28,7 @@ public final class ManagedInstrument: Sendable {
     private let link: LockedState<DeviceLink>
     /// Whether the device is away, and since when (see `Absence`).
     let absence = LockedState(Absence.State())
+    private let fanouts = LockedState<[String: FrameFanout]>([:])
 
     /// Creates an instrument whose driver opens on `connect()`'s transport when first used.
     ///
@@ -35,14 +38,14 @@ public final class ManagedInstrument: Sendable {
     ///   - shutdownTimeout: how long the driver's safe-state shutdown may take.
     public convenience init(
         name: String, kind: String, driver: DriverCatalog.Entry, tags: [String: JSONValue] = [:],
-        identity: DeviceIdentity? = nil, simulated: Bool = false, linger: Duration = .seconds(2),
+        identity: DeviceIdentity? = nil, simulated: Bool = false, simulation: String? = nil, linger: Duration = .seconds(2),
         shutdownTimeout: Duration = .seconds(5), events: EventBus, logger: Logger,
         connect: @escaping @Sendable () throws -> DriverConnection
     ) {
         self.init(
             name: name, kind: kind, driver: driver, tags: tags,
             link: DeviceLink(identity: identity, location: identity?.portPath ?? name, connect: connect),
-            simulated: simulated, linger: linger, shutdownTimeout: shutdownTimeout, events: events, logger: logger)
+            simulated: simulated, simulation: simulation, linger: linger, shutdownTimeout: shutdownTimeout, events: events, logger: logger)
     }
 
     /// Creates an instrument whose driver opens on `link`'s transport when first used (and
@@ -50,11 +53,12 @@ public final class ManagedInstrument: Sendable {
     ///
     /// - Parameters:
     ///   - link: the device and how to open its transport.
+    ///   - simulation: how it is simulated, for `daemon.status` (`nil`: hardware).
     ///   - linger: how long the driver stays open after its last user.
     ///   - shutdownTimeout: how long the driver's safe-state shutdown may take.
     public init(
         name: String, kind: String, driver: DriverCatalog.Entry, tags: [String: JSONValue] = [:], link: DeviceLink,
-        simulated: Bool = false, linger: Duration = .seconds(2), shutdownTimeout: Duration = .seconds(5),
+        simulated: Bool = false, simulation: String? = nil, linger: Duration = .seconds(2), shutdownTimeout: Duration = .seconds(5),
         events: EventBus, logger: Logger
     ) {
         self.name = name
@@ -64,6 +68,7 @@ public final class ManagedInstrument: Sendable {
         self.simulated = simulated
         let link = LockedState(link)
         self.link = link
+        self.simulation = simulation
         let lifecycle = InstrumentLifecycle(instrument: name, events: events)
         self.lifecycle = lifecycle
         let identification = self.identification
@@ -113,6 +118,17 @@ public final class ManagedInstrument: Sendable {
     /// open uses it.
     func relink(_ new: DeviceLink) {
         link.withLock { $0 = new }
+    }
+
+    /// The fan-out of the driver's stream `source` to clients: one per stream of the running
+    /// driver (a driver opened again gets new streams, hence new fan-outs).
+    func fanout(for source: FrameStream) -> FrameFanout {
+        fanouts.withLock { fanouts in
+            if let fanout = fanouts[source.name], fanout.source === source, !fanout.hasEnded { return fanout }
+            let fanout = FrameFanout(source: source)
+            fanouts[source.name] = fanout
+            return fanout
+        }
     }
 
     /// What the device reported when its driver last opened.

@@ -19,17 +19,22 @@ public final class Supervisor: Sendable {
     let instruments = LockedState<[String: ManagedInstrument]>([:])
     /// Why instruments were removed (grace period over), by name, for `notFound` messages.
     let removals = LockedState<[String: String]>([:])
+    /// The most stream subscriptions one client may hold.
+    public let streamsPerClient: Int
+    private let streamSubscriptions = LockedState((next: 0, all: [Int: StreamSubscription]()))
     let logger: Logger
 
     /// Creates an empty supervisor.
     public init(
         events: EventBus = EventBus(), defaultCallTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(10),
+        streamsPerClient: Int = 8,
         logger: Logger = Logger(label: "labvisor.supervisor")
     ) {
         self.events = events
         self.leases = LeaseTable(events: events)
         self.defaultCallTimeout = defaultCallTimeout
         self.gracePeriod = gracePeriod
+        self.streamsPerClient = streamsPerClient
         self.logger = logger
     }
 
@@ -83,7 +88,16 @@ public final class Supervisor: Sendable {
     public func status(clients: Int, maxClients: Int, demo: Bool) -> DaemonStatus.Result {
         DaemonStatus.Result(
             version: LabvisorVersion.current, uptime: (ContinuousClock.now - startedAt).seconds, clients: clients,
-            maxClients: maxClients, instruments: instruments.withLock { $0.count }, leases: leases.leases.count, demo: demo)
+            maxClients: maxClients, instruments: instruments.withLock { $0.count }, leases: leases.leases.count, demo: demo,
+            simulations: simulations)
+    }
+
+    /// How each simulated instrument is simulated, by name; `nil` when none is.
+    private var simulations: [String: String]? {
+        let all = instruments.withLock { instruments in
+            instruments.compactMapValues { $0.simulation }
+        }
+        return all.isEmpty ? nil : all
     }
 
     // MARK: - Calls
@@ -198,7 +212,83 @@ public final class Supervisor: Sendable {
         try session.stopForwarding(params.subscription)
     }
 
+    // MARK: - Streams
+
+    /// `stream.open`: subscribes `session` to one of the instrument's streams (opening its
+    /// driver on first use). Returns the result and `start`, to call once the response is on
+    /// its way: frames are written only after it, so the client knows the id first.
+    public func openStream(
+        _ params: OpenStream.Params, from session: ClientSession
+    ) async throws -> (result: OpenStream.Result, start: @Sendable () -> Void) {
+        let instrument = try instrument(params.instrument)
+        if let token = params.leaseToken { _ = try leases.authorize(session.client, token: token, for: instrument.name) }
+        let queue = params.queue ?? OpenStream.defaultQueue
+        guard (1...OpenStream.maxQueue).contains(queue) else {
+            throw LabvisorError.invalidArgument("queue", "must be from 1 to \(OpenStream.maxQueue) frames, got \(queue)")
+        }
+        guard let output = session.output else {
+            throw LabvisorError(.unavailable, "the connection of \(session.client) cannot carry streams")
+        }
+        let hosted = try await session.hosted(instrument)
+        let names = hosted.streams.names
+        guard let name = params.stream ?? names.first else {
+            throw LabvisorError(.notFound, "instrument \(instrument.name) has no data streams", fields: ["instrument": .string(instrument.name)])
+        }
+        guard names.contains(name) else {
+            var error = LabvisorError.notFound("stream", name)
+            error.message += " on instrument \(instrument.name) (streams: \(names.joined(separator: ", ")))"
+            error.fields["instrument"] = .string(instrument.name)
+            throw error
+        }
+        let fanout = instrument.fanout(for: hosted.streams.stream(named: name))
+        let id = streamSubscriptions.withLock { state in
+            state.next += 1
+            return state.next
+        }
+        let subscription = StreamSubscription(
+            id: id, client: session.client.name, instrument: instrument.name, stream: name, queue: queue, output: output
+        ) { [streamSubscriptions] subscription in
+            fanout.detach(subscription.id)
+            session.removeStream(subscription.id)
+            _ = streamSubscriptions.withLock { $0.all.removeValue(forKey: subscription.id) }
+        }
+        try session.addStream(subscription, limit: streamsPerClient)
+        streamSubscriptions.withLock { $0.all[id] = subscription }
+        do {
+            try fanout.attach(subscription)
+        } catch {
+            subscription.end(.disconnected)
+            throw error
+        }
+        return (OpenStream.Result(subscription: id, instrument: instrument.name, stream: name, queue: queue), subscription.start)
+    }
+
+    /// `stream.close`.
+    ///
+    /// - Throws: `notFound` when `session` holds no such subscription.
+    public func closeStream(_ params: CloseStream.Params, from session: ClientSession) throws(LabvisorError) {
+        guard let subscription = session.removeStream(params.subscription) else {
+            throw LabvisorError.notFound("stream subscription", String(params.subscription))
+        }
+        subscription.end(.closed)
+    }
+
+    /// `stream.status`.
+    public func streamStatus(_ params: StreamStatus.Params) -> StreamStatus.Result {
+        let all = streamSubscriptions.withLock { Array($0.all.values) }
+        return StreamStatus.Result(
+            subscriptions: all.filter { params.instrument == nil || $0.instrument == params.instrument }.map(\.info)
+                .sorted { $0.subscription < $1.subscription },
+            maxPerClient: streamsPerClient)
+    }
+
     // MARK: - Connections
+
+    /// The session of a client on a wire connection: `send` writes one message to it, and
+    /// stream frames go to `output`.
+    func connect(_ client: ClientRef, send: @escaping @Sendable ([UInt8]) async throws -> Void, output: any StreamOutput) -> ClientSession {
+        ClientSession(client: client, send: send, output: output)
+    }
 
     /// The session of a newly connected client; `send` writes one message to it.
     public func connect(_ client: ClientRef, send: @escaping @Sendable ([UInt8]) async throws -> Void = { _ in }) -> ClientSession {

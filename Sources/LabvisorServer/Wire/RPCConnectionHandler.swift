@@ -17,6 +17,7 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
     private let session: ClientSession
     private let registry: ConnectionRegistry
     private let maxInFlight: Int
+    private let gate: WritabilityGate
     private let logger: Logger
     private struct State: Sendable {
         var inFlight = 0
@@ -29,8 +30,12 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
 
     private let state = LockedState(State())
 
-    init(dispatcher: RPCDispatcher, session: ClientSession, registry: ConnectionRegistry, maxInFlight: Int, logger: Logger) {
+    init(
+        dispatcher: RPCDispatcher, session: ClientSession, registry: ConnectionRegistry, maxInFlight: Int, gate: WritabilityGate,
+        logger: Logger
+    ) {
         self.dispatcher = dispatcher
+        self.gate = gate
         self.session = session
         self.registry = registry
         self.maxInFlight = maxInFlight
@@ -52,6 +57,18 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
             }
         case .later(let work):
+            run(context: context, bytes: bytes) { (await work(), nil) }
+        case .laterThen(let work):
+            run(context: context, bytes: bytes, work)
+        }
+    }
+
+    /// Runs `work` as a task (counted against the calls-in-flight limit), writes its response,
+    /// then calls its `then`.
+    private func run(
+        context: ChannelHandlerContext, bytes: [UInt8],
+        _ work: @escaping @Sendable () async -> (response: [UInt8]?, then: (@Sendable () -> Void)?)
+    ) {
             let admitted = state.withLock { state -> UInt64? in
                 guard state.inFlight < maxInFlight else { return nil }
                 state.inFlight += 1
@@ -67,9 +84,11 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
             }
             let channel = context.channel
             let task = Task { [state] in
-                if let response = await work() {
+                let (response, then) = await work()
+                if let response {
                     channel.writeAndFlush(channel.allocator.frame(response), promise: nil)
                 }
+                then?()
                 state.withLock { state in
                     state.inFlight -= 1
                     if state.tasks.removeValue(forKey: key) == nil { state.endedEarly.insert(key) }
@@ -81,7 +100,11 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
                 return state.inactive
             }
             if cancelNow { task.cancel() }
-        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        gate.set(writable: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -90,6 +113,7 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
             return Array(state.tasks.values)
         }
         for task in tasks { task.cancel() }
+        gate.close()
         registry.remove(session)
         dispatcher.supervisor.disconnect(session)
         context.fireChannelInactive()

@@ -12,6 +12,9 @@ public struct RPCDispatcher: Sendable {
         case now([UInt8]?)
         /// The response once `work` finishes.
         case later(@Sendable () async -> [UInt8]?)
+        /// The response once `work` finishes, then `then` (called once the response is
+        /// queued on the connection: `stream.open` starts its frames after its response).
+        case laterThen(@Sendable () async -> (response: [UInt8]?, then: (@Sendable () -> Void)?))
     }
 
     /// The inventory and operations.
@@ -132,6 +135,23 @@ public struct RPCDispatcher: Sendable {
                     return SimulatorFaultResult(instrument: params.instrument, state: instrument.lifecycle.state.rawValue)
                 }
             }
+        case OpenStream.name:
+            return .laterThen {
+                let start = LockedState<(@Sendable () -> Void)?>(nil)
+                let response = await Self.encodeAsync(id, OpenStream.self, data) { params in
+                    let (result, begin) = try await supervisor.openStream(params, from: session)
+                    start.withLock { $0 = begin }
+                    return result
+                }
+                return (response, start.withLock { $0 })
+            }
+        case CloseStream.name:
+            return .now(Self.encode(id, CloseStream.self, data) { params in
+                try supervisor.closeStream(params, from: session)
+                return Empty()
+            })
+        case StreamStatus.name:
+            return .now(Self.encode(id, StreamStatus.self, data) { params in supervisor.streamStatus(params) })
         default:
             return .now(Self.rawError(
                 id: id, code: -32601,

@@ -82,11 +82,15 @@ public final class RPCServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 Self.peerName(channel).flatMapThrowing { name in
-                    let session = supervisor.connect(ClientRef(id: registry.makeID(), name: name)) { message in
-                        // Completes once the bytes are in the socket: a client that does not read holds up
-                        // only its own notifications, whose buffers are bounded.
-                        try await channel.writeAndFlush(channel.allocator.frame(message)).get()
-                    }
+                    let gate = WritabilityGate(connection: name)
+                    let session = supervisor.connect(
+                        ClientRef(id: registry.makeID(), name: name),
+                        send: { message in
+                            // Completes once the bytes are in the socket: a client that does not read holds up
+                            // only its own notifications, whose buffers are bounded.
+                            try await channel.writeAndFlush(channel.allocator.frame(message)).get()
+                        },
+                        output: ChannelStreamOutput(channel: channel, gate: gate))
                     guard registry.add(session, limit: limits.clients) else {
                         let error = LabvisorError.resourceExhausted("connected clients", value: limits.clients)
                         let response = (try? WireJSON.encode(RPCResponse<Empty>(id: nil, error: error))) ?? []
@@ -98,7 +102,7 @@ public final class RPCServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         RPCConnectionHandler(
                             dispatcher: dispatcher, session: session, registry: registry, maxInFlight: limits.callsInFlight,
-                            logger: logger))
+                            gate: gate, logger: logger))
                 }
             }
         let channel: any Channel

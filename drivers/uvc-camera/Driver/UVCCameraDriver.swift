@@ -65,7 +65,7 @@ public actor UVCCameraDriver: InstrumentDriver {
     /// The control last committed (`nil` before the first `startStreaming`).
     public private(set) var committed: UVCStreamControl?
 
-    private let device: USBDevice
+    private let device: any USBDeviceIO
     private let context: DriverContext
     private let frames: FrameStream
     private var pump: UVCStreamPump?
@@ -128,8 +128,8 @@ public actor UVCCameraDriver: InstrumentDriver {
         let control = try await negotiate(format: format, frame: frame, interval: Self.interval(for: fps, in: frame))
         committed = control
         let shape = UVCStreamPump.Shape(format: pixelFormat, width: width, height: height)
-        let usb = try USBBulkStream(
-            device: device, endpoint: streamingInterface.endpoint,
+        let usb = try device.bulkStream(
+            endpoint: streamingInterface.endpoint,
             configuration: .init(
                 transferSize: Int(control.maxPayloadTransferSize), transfersInFlight: Self.transfersInFlight,
                 bufferLimit: 64))

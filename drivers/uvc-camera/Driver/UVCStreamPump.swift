@@ -17,14 +17,14 @@ final class UVCStreamPump: Sendable {
     }
 
     let shape: Shape
-    private let usb: USBBulkStream
+    private let usb: any USBPayloadStream
     private let output: FrameStream
     /// The totals before this session, and this session's assembler.
     private let counters: LockedState<(base: UVCStreamStatistics, session: UVCStreamStatistics, ended: LabvisorError?)>
     private let task = LockedState<Task<Void, Never>?>(nil)
 
     /// Prepares a session continuing the totals `base`.
-    init(usb: USBBulkStream, output: FrameStream, shape: Shape, base: UVCStreamStatistics) {
+    init(usb: any USBPayloadStream, output: FrameStream, shape: Shape, base: UVCStreamStatistics) {
         self.usb = usb
         self.output = output
         self.shape = shape
