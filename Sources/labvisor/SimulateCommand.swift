@@ -40,6 +40,8 @@ struct SimulateCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
+        // Trap the signals before the path is printed: whoever reads the path may interrupt at once.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let simulator = try entry.start(.shared)
         defer { simulator.stop() }
         if let link {
@@ -49,13 +51,13 @@ struct SimulateCommand: AsyncParsableCommand {
             print("\(driver) simulator on \(simulator.path)")
         }
         fflush(nil)  // all streams: whoever reads our output learns the path now
-        let signal = await Self.waitForTermination()
+        let signal = await Self.firstSignal(of: signals)
         FileHandle.standardError.write(Data("simulate: stopping on \(signal)\n".utf8))
     }
 
-    /// Waits for SIGINT or SIGTERM and returns its name.
-    private static func waitForTermination() async -> String {
-        for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+    /// Waits for the first of `signals` (SIGINT or SIGTERM) and returns its name.
+    private static func firstSignal(of signals: UnixSignalsSequence) async -> String {
+        for await signal in signals {
             return "\(signal)"
         }
         return "the end of the signal sequence"

@@ -1,4 +1,5 @@
 import Foundation
+import LabvisorDriverTesting
 import LabvisorDriverKit
 import Testing
 
@@ -72,15 +73,17 @@ struct SimulateCommandTests {
     /// Reads until the first newline; past `limit` the process is terminated, which closes
     /// the pipe and ends the read.
     static func firstLine(of handle: FileHandle, from process: Process, within limit: Duration) async throws -> String {
-        let reader = Task.detached { () -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                bytes.append(contentsOf: chunk)
-                if bytes.contains(0x0A) { break }
+        let reader = Task {
+            await DedicatedThread.run { () -> String in
+                var bytes: [UInt8] = []
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    bytes.append(contentsOf: chunk)
+                    if bytes.contains(0x0A) { break }
+                }
+                return String(decoding: bytes.prefix { $0 != 0x0A }, as: UTF8.self)
             }
-            return String(decoding: bytes.prefix { $0 != 0x0A }, as: UTF8.self)
         }
         let timer = Task {
             try await Task.sleep(for: limit)

@@ -87,8 +87,9 @@ final class DaemonProcess: Sendable {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }
-        let errorData = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }
+        // Read on threads of their own: a blocking read in a task starves the test process.
+        let outputData = Task { await DedicatedThread.run { output.fileHandleForReading.readDataToEndOfFile() } }
+        let errorData = Task { await DedicatedThread.run { errors.fileHandleForReading.readDataToEndOfFile() } }
         let deadline = ContinuousClock.now + .seconds(30)
         while process.isRunning {
             guard ContinuousClock.now < deadline else {

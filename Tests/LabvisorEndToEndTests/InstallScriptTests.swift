@@ -55,7 +55,7 @@ struct InstallScriptTests {
         // The installed daemon reads the installed demo configuration and finds the installed drivers.
         let check = try await CommandRun.run(
             prefix + "/bin/labvisord", ["--check-config", prefix + "/share/labvisor/config/demo.toml"])
-        #expect(check.status == 0 && check.output.contains(": ok: 4 instruments"), "\(check.output)")
+        #expect(check.status == 0 && check.output.contains(": ok: 5 instruments"), "\(check.output)")
 
         // A second install (an upgrade) keeps an edited configuration and drops what the
         // previous install wrote and this one does not ship (a driver since removed).

@@ -1,4 +1,5 @@
 import Foundation
+import LabvisorDriverTesting
 import LabvisorClient
 
 /// systemd's side of `$NOTIFY_SOCKET`: a bound unix datagram socket, at a path in a temporary
@@ -37,30 +38,23 @@ final class NotifySocketListener: Sendable {
         }
     }
 
-    /// The next datagram, waiting at most `limit` (on a Dispatch thread, not the test's
-    /// task pool).
+    /// The next datagram, waiting at most `limit` (on a thread of its own: `DedicatedThread`).
     ///
     /// - Throws: `timeout` when none arrives in time.
     func receive(within limit: Duration) async throws -> Message {
         let descriptor = self.descriptor
         let name = self.name
         let milliseconds = Int32(clamping: limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, milliseconds) == 1 else {
-                    continuation.resume(throwing: LabvisorError(.timeout, "no notification on \(name) within \(limit)"))
-                    return
-                }
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                let count = recv(descriptor, &buffer, buffer.count, 0)
-                guard count >= 0 else {
-                    continuation.resume(throwing: LabvisorError(.unavailable, "recv(): \(String(cString: strerror(errno)))"))
-                    return
-                }
-                let text = String(decoding: buffer[..<count], as: UTF8.self)
-                continuation.resume(returning: Message(lines: text.split(separator: "\n").map(String.init), at: .now))
+        return try await DedicatedThread.run {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, milliseconds) == 1 else {
+                throw LabvisorError(.timeout, "no notification on \(name) within \(limit)")
             }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            guard count >= 0 else { throw LabvisorError(.unavailable, "recv(): \(String(cString: strerror(errno)))") }
+            let text = String(decoding: buffer[..<count], as: UTF8.self)
+            return Message(lines: text.split(separator: "\n").map(String.init), at: .now)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LabvisorDriverTesting
 import LabvisorClient
 
 /// A plain HTTP/1.1 GET over a POSIX TCP socket (no URLSession, no HTTP library), bounded by
@@ -22,11 +23,7 @@ enum RawHTTP {
     ///
     /// - Throws: `unavailable` when it cannot connect or the socket fails or times out (5 s).
     static func get(port: Int, path: String) async throws -> Response {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try exchange(port: port, path: path) })
-            }
-        }
+        try await DedicatedThread.run { try exchange(port: port, path: path) }
     }
 
     private static func exchange(port: Int, path: String) throws -> Response {
