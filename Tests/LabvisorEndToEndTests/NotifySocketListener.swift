@@ -7,7 +7,9 @@ final class NotifySocketListener: Sendable {
     /// One datagram and when it arrived.
     struct Message: Sendable {
         let lines: [String]
-        let at: ContinuousClock.Instant
+        /// When the kernel queued it (`SO_TIMESTAMP`, wall-clock seconds): the arrival,
+        /// however late the test got around to reading it.
+        let arrival: Double
     }
 
     /// The value for `NOTIFY_SOCKET`.
@@ -35,6 +37,8 @@ final class NotifySocketListener: Sendable {
             close(descriptor)
             throw LabvisorError(.unavailable, "cannot bind the notify socket \(name): \(reason)")
         }
+        var on: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_TIMESTAMP, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// The next datagram, waiting at most `limit` (on a Dispatch thread, not the test's
@@ -52,16 +56,46 @@ final class NotifySocketListener: Sendable {
                     continuation.resume(throwing: LabvisorError(.timeout, "no notification on \(name) within \(limit)"))
                     return
                 }
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                let count = recv(descriptor, &buffer, buffer.count, 0)
-                guard count >= 0 else {
-                    continuation.resume(throwing: LabvisorError(.unavailable, "recv(): \(String(cString: strerror(errno)))"))
-                    return
-                }
-                let text = String(decoding: buffer[..<count], as: UTF8.self)
-                continuation.resume(returning: Message(lines: text.split(separator: "\n").map(String.init), at: .now))
+                continuation.resume(with: Result { try Self.receiveNow(descriptor) })
             }
         }
+    }
+
+    /// Reads one queued datagram with its kernel timestamp (`recvmsg`, `SCM_TIMESTAMP`).
+    private static func receiveNow(_ descriptor: Int32) throws -> Message {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var control = [UInt8](repeating: 0, count: 256)
+        let (count, arrival) = buffer.withUnsafeMutableBytes { data in
+            control.withUnsafeMutableBytes { control -> (Int, Double?) in
+                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                return withUnsafeMutablePointer(to: &vector) { vector in
+                    var header = msghdr()
+                    header.msg_iov = vector
+                    header.msg_iovlen = 1
+                    header.msg_control = control.baseAddress
+                    header.msg_controllen = control.count
+                    let count = recvmsg(descriptor, &header, 0)
+                    guard count >= 0 else { return (count, nil) }
+                    // Walk the control messages (struct cmsghdr: size_t len, int level, int type; data 8-aligned).
+                    var offset = 0
+                    let headerSize = MemoryLayout<cmsghdr>.size
+                    while offset + headerSize <= header.msg_controllen {
+                        let message = control.load(fromByteOffset: offset, as: cmsghdr.self)
+                        if message.cmsg_level == SOL_SOCKET && message.cmsg_type == SO_TIMESTAMP {
+                            let time = control.loadUnaligned(fromByteOffset: offset + headerSize, as: timeval.self)
+                            return (count, Double(time.tv_sec) + Double(time.tv_usec) / 1e6)
+                        }
+                        guard message.cmsg_len > 0 else { break }
+                        offset += (Int(message.cmsg_len) + 7) & ~7
+                    }
+                    return (count, nil)
+                }
+            }
+        }
+        guard count >= 0 else { throw LabvisorError(.unavailable, "recvmsg(): \(String(cString: strerror(errno)))") }
+        guard let arrival else { throw LabvisorError(.unavailable, "recvmsg(): no SO_TIMESTAMP on the datagram") }
+        let text = String(decoding: buffer[..<count], as: UTF8.self)
+        return Message(lines: text.split(separator: "\n").map(String.init), arrival: arrival)
     }
 
     /// Reads and returns every datagram already queued, without waiting, so the next
