@@ -8,7 +8,9 @@ final class NotifySocketListener: Sendable {
     /// One datagram and when it arrived.
     struct Message: Sendable {
         let lines: [String]
-        let at: ContinuousClock.Instant
+        /// When the kernel queued it (`SO_TIMESTAMP`, wall-clock seconds): the arrival,
+        /// however late the test got around to reading it.
+        let arrival: Double
     }
 
     /// The value for `NOTIFY_SOCKET`.
@@ -36,9 +38,12 @@ final class NotifySocketListener: Sendable {
             close(descriptor)
             throw LabvisorError(.unavailable, "cannot bind the notify socket \(name): \(reason)")
         }
+        var on: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_TIMESTAMP, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// The next datagram, waiting at most `limit` (on a thread of its own: `DedicatedThread`).
+    /// The next datagram, waiting at most `limit` (on a thread of its own, `DedicatedThread`:
+    /// not the test's task pool, which Dispatch's global queues share on Linux).
     ///
     /// - Throws: `timeout` when none arrives in time.
     func receive(within limit: Duration) async throws -> Message {
@@ -50,12 +55,45 @@ final class NotifySocketListener: Sendable {
             guard poll(&poller, 1, milliseconds) == 1 else {
                 throw LabvisorError(.timeout, "no notification on \(name) within \(limit)")
             }
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            guard count >= 0 else { throw LabvisorError(.unavailable, "recv(): \(String(cString: strerror(errno)))") }
-            let text = String(decoding: buffer[..<count], as: UTF8.self)
-            return Message(lines: text.split(separator: "\n").map(String.init), at: .now)
+            return try Self.receiveNow(descriptor)
         }
+    }
+
+    /// Reads one queued datagram with its kernel timestamp (`recvmsg`, `SCM_TIMESTAMP`).
+    private static func receiveNow(_ descriptor: Int32) throws -> Message {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var control = [UInt8](repeating: 0, count: 256)
+        let (count, arrival) = buffer.withUnsafeMutableBytes { data in
+            control.withUnsafeMutableBytes { control -> (Int, Double?) in
+                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                return withUnsafeMutablePointer(to: &vector) { vector in
+                    var header = msghdr()
+                    header.msg_iov = vector
+                    header.msg_iovlen = 1
+                    header.msg_control = control.baseAddress
+                    header.msg_controllen = control.count
+                    let count = recvmsg(descriptor, &header, 0)
+                    guard count >= 0 else { return (count, nil) }
+                    // Walk the control messages (struct cmsghdr: size_t len, int level, int type; data 8-aligned).
+                    var offset = 0
+                    let headerSize = MemoryLayout<cmsghdr>.size
+                    while offset + headerSize <= header.msg_controllen {
+                        let message = control.load(fromByteOffset: offset, as: cmsghdr.self)
+                        if message.cmsg_level == SOL_SOCKET && message.cmsg_type == SO_TIMESTAMP {
+                            let time = control.loadUnaligned(fromByteOffset: offset + headerSize, as: timeval.self)
+                            return (count, Double(time.tv_sec) + Double(time.tv_usec) / 1e6)
+                        }
+                        guard message.cmsg_len > 0 else { break }
+                        offset += (Int(message.cmsg_len) + 7) & ~7
+                    }
+                    return (count, nil)
+                }
+            }
+        }
+        guard count >= 0 else { throw LabvisorError(.unavailable, "recvmsg(): \(String(cString: strerror(errno)))") }
+        guard let arrival else { throw LabvisorError(.unavailable, "recvmsg(): no SO_TIMESTAMP on the datagram") }
+        let text = String(decoding: buffer[..<count], as: UTF8.self)
+        return Message(lines: text.split(separator: "\n").map(String.init), arrival: arrival)
     }
 
     /// Reads and returns every datagram already queued, without waiting, so the next

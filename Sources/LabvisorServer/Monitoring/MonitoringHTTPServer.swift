@@ -18,14 +18,7 @@ public final class MonitoringHTTPServer: Service, Sendable {
     private let clients: @Sendable () -> Int
     private let liveness: [LivenessProbe]
     private let logger: Logger
-    private let listening = LockedState(Listening())
-
-    private struct Listening {
-        var port: Int?
-        var ended = false
-        var waiters: [UInt64: WaitContinuation<Void, any Error>] = [:]
-        var nextWaiter: UInt64 = 0
-    }
+    private let listening = ListeningLatch<Int>()
 
     /// The `/healthz` body.
     public struct Health: Codable, Sendable, Hashable {
@@ -59,7 +52,7 @@ public final class MonitoringHTTPServer: Service, Sendable {
     }
 
     public func run() async throws {
-        defer { endListening() }
+        defer { listening.end(.closed("the HTTP listener on \(address)")) }
         let router = Router()
         router.get("/healthz") { _, _ in await self.healthResponse() }
         router.get("/metrics") { _, _ in
@@ -76,54 +69,18 @@ public final class MonitoringHTTPServer: Service, Sendable {
     }
 
     /// The port it listens on, once it does.
-    public var boundPort: Int? { listening.withLock { $0.port } }
+    public var boundPort: Int? { listening.value }
 
     /// Returns once it listens (a readiness condition of the systemd notifier).
     ///
     /// - Throws: `closed` when it stopped or could not listen; `CancellationError`.
     public func waitUntilListening() async throws {
-        let listening = self.listening
-        let address = self.address
-        let id = listening.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        try await suspend(
-            until: nil,
-            register: { continuation in
-                let outcome = listening.withLock { state -> Bool? in
-                    if state.port != nil { return true }
-                    if state.ended { return false }
-                    state.waiters[id] = continuation
-                    return nil
-                }
-                switch outcome {
-                case true?: continuation.resume()
-                case false?: continuation.resume(throwing: LabvisorError.closed("the HTTP listener on \(address)"))
-                case nil: break
-                }
-            },
-            expire: { _ in listening.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError()) })
+        _ = try await listening.wait()
     }
 
     private func started(port: Int) {
         logger.info("http: /healthz and /metrics on http://\(address.hostForURL):\(port)")
-        let waiters = listening.withLock { state in
-            state.port = port
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    private func endListening() {
-        let waiters = listening.withLock { state in
-            state.ended = true
-            state.port = nil
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume(throwing: LabvisorError.closed("the HTTP listener on \(address)")) }
+        listening.open(port)
     }
 
     private func healthResponse() async -> Response {

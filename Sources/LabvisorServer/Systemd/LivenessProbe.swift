@@ -46,9 +46,10 @@ extension LivenessProbe {
         struct State {
             var waiter: WaitContinuation<Void, any Error>?
             var result: Result<Void, any Error>?
-            var current = "none"
+            /// The probe under way (the first until the task has started).
+            var current: String
         }
-        let state = LockedState(State())
+        let state = LockedState(State(current: probes.first?.name ?? "none"))
         let task = Task {
             let result: Result<Void, any Error>
             do {

@@ -36,16 +36,7 @@ public final class RPCServer: Service, Sendable {
     private let demo: Bool
     private let simulators: SimulatedInstruments?
     private let logger: Logger
-    private let listening = LockedState(Listening())
-
-    /// Whether the server listens, and who waits for it to.
-    private struct Listening {
-        var channel: (any Channel)?
-        /// Set when `run()` has ended: later waits fail.
-        var ended = false
-        var waiters: [UInt64: WaitContinuation<Void, any Error>] = [:]
-        var nextWaiter: UInt64 = 0
-    }
+    private let listening = ListeningLatch<any Channel>()
 
     private let calls: (any CallObserver)?
 
@@ -109,19 +100,14 @@ public final class RPCServer: Service, Sendable {
         do {
             channel = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
         } catch {
-            endListening()
+            listening.end(.closed("the wire server on unix://\(socketPath)"))
             throw LabvisorError(
                 .unavailable, "cannot listen on unix://\(socketPath): \(error)", fields: ["endpoint": .string("unix://\(socketPath)")])
         }
-        defer { endListening() }
+        defer { listening.end(.closed("the wire server on unix://\(socketPath)")) }
         chmod(socketPath, 0o660)  // the labvisor group may connect (DESIGN.md "group-accessible")
         logger.info("listening on unix://\(socketPath)")
-        let waiters = listening.withLock { state in
-            state.channel = channel
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume() }
+        listening.open(channel)
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await channel.closeFuture.get()
@@ -140,41 +126,7 @@ public final class RPCServer: Service, Sendable {
     /// - Throws: `closed` when the server has stopped or could not listen;
     ///   `CancellationError` when the waiting task is cancelled.
     public func waitUntilListening() async throws {
-        let listening = self.listening
-        let socketPath = self.socketPath
-        let id = listening.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        try await suspend(
-            until: nil,
-            register: { continuation in
-                let outcome = listening.withLock { state -> Bool? in
-                    if state.channel != nil { return true }
-                    if state.ended { return false }
-                    state.waiters[id] = continuation
-                    return nil
-                }
-                switch outcome {
-                case true?: continuation.resume()
-                case false?: continuation.resume(throwing: LabvisorError.closed("the wire server on unix://\(socketPath)"))
-                case nil: break
-                }
-            },
-            expire: { _ in
-                listening.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
-            })
-    }
-
-    /// Marks the server stopped and fails the waits for it to listen.
-    private func endListening() {
-        let waiters = listening.withLock { state in
-            state.ended = true
-            state.channel = nil
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume(throwing: LabvisorError.closed("the wire server on unix://\(socketPath)")) }
+        _ = try await listening.wait()
     }
 
     /// `SO_PEERCRED`'s `struct ucred` (glibc hides it without `_GNU_SOURCE`).
