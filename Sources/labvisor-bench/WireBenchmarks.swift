@@ -214,7 +214,8 @@ private func wireFrames() async throws -> BenchmarkResult {
     let daemon = try await DaemonUnderTest()
     defer { daemon.stop() }
     let client = try await Labvisor.connect(to: .unix(daemon.socket))
-    let (width, height, offered) = (2048, 2048, 200.0)
+    let (width, height) = (2048, 2048)
+    let offered = Double(ProcessInfo.processInfo.environment["LABVISOR_BENCH_FPS"] ?? "") ?? 200
     let frames = try await client.frames(instrument: "loopback", queue: 4)
     try await client.invoke(
         "loopback", "startFrames", ["width": .int(width), "height": .int(height), "format": "Y16", "fps": .double(offered)],

@@ -102,4 +102,25 @@ struct StreamSubscriptionTests {
         dropped.offer(frame(1))
         #expect(dropped.info.queued == 0, "an ended subscription takes no frames")
     }
+
+    @Test func aFailedDriverStreamEndsItsSubscriptionsWithTheError() async throws {
+        let source = FrameStream(name: "frames", capacity: 4)
+        let fanout = FrameFanout(source: source)
+        let output = RecordingStreamOutput()
+        let subscription = StreamSubscription(id: 9, client: "c", instrument: "camera-1", stream: "frames", queue: 4, output: output) {
+            fanout.detach($0.id)
+        }
+        try fanout.attach(subscription)
+        subscription.start()
+        var written = output.written.makeAsyncIterator()
+        source.publish(DataFrame(width: 2, height: 1, format: "GREY", bytes: [0, 1]))
+        guard case .frame(let first, _) = try await nextWritten(&written) else { throw LabvisorError(.driverFault, "not a frame") }
+        #expect(first.sequence == 0 && first.dropped == 0)
+        source.finish(error: LabvisorError(.deviceGone, "camera-1 was unplugged"))
+        guard case .message(let ended) = try await nextWritten(&written) else { throw LabvisorError(.driverFault, "not a message") }
+        #expect(ended.reason == "failed" && ended.error?.data.labvisorCode == .deviceGone && ended.subscription == 9)
+        #expect(fanout.hasEnded)
+        let late = StreamSubscription(id: 10, client: "c", instrument: "camera-1", stream: "frames", queue: 4, output: output) { _ in }
+        #expect(throws: LabvisorError.self) { try fanout.attach(late) }
+    }
 }
