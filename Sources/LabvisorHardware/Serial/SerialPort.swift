@@ -7,7 +7,8 @@ import Logging
 ///
 /// Opening takes the port for this process: `TIOCEXCL` (no further opens, except by root)
 /// and an exclusive `flock` (so a second opener, root or not, gets `unavailable` with
-/// `reason: busy`). Reads and writes never block a thread: they wait on the reactor, with a
+/// `reason: busy`), and discards input that arrived before the open (stale replies).
+/// Reads and writes never block a thread: they wait on the reactor, with a
 /// timeout and a cancellation path. A hang-up (unplug, or the other side of a PTY closing)
 /// ends the pending and later calls with `deviceGone` at once.
 ///
@@ -74,6 +75,12 @@ public final class SerialPort: Sendable {
                     metadata: ["node": "\(path)", "errno": "\(code)"])
             }
             try apply(settings, to: fd, path: path)
+            // Bytes that arrived before this open (a reply meant for the previous owner, a
+            // power-on banner) must not answer this owner's first request. Best effort: a
+            // port that cannot flush still works, and the exchange resyncs on stale bytes.
+            if tcflush(fd, TCIFLUSH) != 0 {
+                logger.debug("serial port \(path): discarding stale input failed: \(String(cString: strerror(errno)))")
+            }
             let registration = try reactor.register(fd, name: "serial port \(path)")
             return SerialPort(path: path, fd: fd, settings: settings, reactor: reactor, registration: registration)
         } catch {

@@ -76,7 +76,7 @@ public actor ThorlabsAPTDriver: InstrumentDriver {
     /// - Throws: `driverFault` when the transport is not serial.
     public init(context: DriverContext) async throws {
         self.context = context
-        replyTimeout = .milliseconds(500)
+        replyTimeout = .seconds(1)  // a controller answers in milliseconds; the margin is for loaded hosts
         exchange = SerialExchange(
             port: try context.serialPort(), decoder: .thorlabsAPT(),
             isResponse: { request, frame in APTMessageID.isReply(frame, to: request) })

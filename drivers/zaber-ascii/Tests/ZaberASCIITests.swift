@@ -212,7 +212,11 @@ struct ZaberASCIITests {
         let host = try await Harness.Host.open(
             instrument: "stage-1", node: device.path, transport: try Harness.manifest().transport)
         _ = try host.invokeOneway("moveAbsolute", arguments: ["position": 40, "axis": 2], timeout: .seconds(20))
-        try await Task.sleep(for: .milliseconds(200))
+        // The move starts when the oneway call reaches the controller (later on a loaded host).
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !device.withModel({ $0.isMoving(axis: 2) }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(device.withModel { $0.isMoving(axis: 2) })
         try await host.shutdown(timeout: .seconds(5))
         try await Task.sleep(for: .milliseconds(150))
