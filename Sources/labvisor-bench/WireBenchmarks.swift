@@ -16,6 +16,10 @@ let wireBenchmarks: [Benchmark] = [
         name: "wire.frames",
         summary: "2048x2048 16-bit frames from the loopback stream through the real labvisord to one Swift client over the unix socket",
         run: wireFrames),
+    Benchmark(
+        name: "wire.lease",
+        summary: "lease acquire + release of the loopback instrument over the unix socket, one Swift client",
+        run: wireLease),
 ]
 
 /// How long each phase runs.
@@ -258,4 +262,29 @@ private func wireFrames() async throws -> BenchmarkResult {
             "frames_dropped": .int(dropped), "daemon_cpu_ms_per_frame": .double((cpu / Double(max(count, 1)) * 1e5).rounded() / 100),
             "frame_bytes": .int(width * height * 2), "p50_p99": "time between frames at the client",
         ])
+}
+
+/// A lease on the loopback instrument taken and given back, one pair after another, by one
+/// Swift client over the unix socket (issue "daemon and wire": p50 <= 100 us).
+private func wireLease() async throws -> BenchmarkResult {
+    let daemon = try await DaemonUnderTest()
+    defer { daemon.stop() }
+    let client = try await Labvisor.connect(to: .unix(daemon.socket))
+    for _ in 0..<1000 { try await client.release(try await client.acquire(["loopback"])) }
+    var samples = LatencySamples(capacity: 100_000)
+    let start = ContinuousClock.now
+    let end = start + phase
+    var pairs = 0
+    while ContinuousClock.now < end {
+        let t0 = ContinuousClock.now
+        try await client.release(try await client.acquire(["loopback"]))
+        samples.add(ContinuousClock.now - t0)
+        pairs += 1
+    }
+    let seconds = (ContinuousClock.now - start).seconds
+    await client.close()
+    let p50 = samples.percentile(0.5)
+    return BenchmarkResult(
+        bench: "wire.lease", opsPerSecond: Double(pairs) / seconds, p50Microseconds: p50, p99Microseconds: samples.percentile(0.99),
+        target: "acquire + release p50 <= 100 us", met: p50 <= 100)
 }
