@@ -92,6 +92,29 @@ def test_large_frames_are_byte_exact(loopback):
             assert numpy.array_equal(frame.array, expected_array("Y16", 2048, 2048, frame.sequence))
 
 
+def test_kept_frames_are_never_overwritten(loopback):
+    # Large messages' buffers are reused once nothing refers to them: frames, arrays and views
+    # a script keeps must stay intact while later frames arrive.
+    kept, views, data = [], [], []
+    with loopback.frames(count=24, queue=16, timeout=10) as stream:
+        loopback.start_frames(width=512, height=256, format="Y16", fps=100)  # 256 KiB each
+        for index, frame in enumerate(stream):
+            if index % 3 == 0:
+                kept.append(frame)
+            elif index % 6 == 1:
+                views.append((frame.sequence, frame.array[100:110]))
+            elif index % 6 == 2:
+                data.append((frame.sequence, frame.data))
+            # the others are dropped at once: their buffers get reused
+    assert len(kept) == 8
+    for frame in kept:
+        assert numpy.array_equal(frame.array, expected_array("Y16", 512, 256, frame.sequence))
+    for sequence, view in views:
+        assert numpy.array_equal(view, expected_array("Y16", 512, 256, sequence)[100:110])
+    for sequence, payload in data:
+        assert payload.tobytes() == expected_array("Y16", 512, 256, sequence).tobytes()
+
+
 def test_frames_without_numpy(loopback, no_numpy):
     assert not labvisor.numpy_enabled()
     width, height = 9, 5
