@@ -11,6 +11,8 @@ import pytest
 
 import labvisor
 
+from conftest import run_python
+
 FORMATS = {  # format: (bits per sample, samples per row for a width, numpy dtype)
     "GREY": (8, lambda width: width, numpy.uint8),
     "Y16": (16, lambda width: width, numpy.dtype("<u2")),
@@ -131,6 +133,29 @@ def test_frames_without_numpy(loopback, no_numpy):
             assert frame.dtype == ("<u2" if format == "Y16" else "|u1")
             with pytest.raises(TypeError):
                 numpy.asarray(frame)
+
+
+def test_frames_when_numpy_is_not_installed(daemon):
+    # A process where `import numpy` fails: the client still imports and gives bytes frames.
+    script = """
+import sys
+sys.modules["numpy"] = None  # import numpy raises ImportError
+import labvisor
+assert not labvisor.numpy_enabled()
+with labvisor.connect() as lab:
+    loopback = lab.instrument("loopback")
+    with loopback.frames(count=2, queue=8, timeout=10) as stream:
+        loopback.start_frames(width=4, height=2, format="GREY", fps=100)
+        frames = list(stream)
+    loopback.stop_frames()
+for frame in frames:
+    expected = bytes((x + 3 * y + 5 * frame.sequence) % 256 for y in range(2) for x in range(4))
+    assert frame.array is None and bytes(frame.data) == expected, (frame, bytes(frame.data))
+    assert frame.shape == (2, 4) and frame.dtype == "|u1"
+print("ok", len(frames))
+"""
+    result = run_python(daemon, ["-c", script], timeout=60)
+    assert result.stdout.strip() == "ok 2"
 
 
 def test_slow_reader_gets_dropped_counts(lab, loopback):
