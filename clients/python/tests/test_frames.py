@@ -216,6 +216,20 @@ def test_with_block_closes_the_stream(lab, loopback):
     assert stream.id not in subscription_ids(lab)
 
 
+def test_close_from_another_thread_wakes_the_reader(lab, loopback):
+    stream = loopback.frames(timeout=30)  # no frames started: next() waits
+    results = []
+    thread = threading.Thread(target=lambda: results.append(stream.next()))
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    stream.close()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and results == [None]
+    assert time.monotonic() - started < 10
+    assert stream.id not in subscription_ids(lab)
+
+
 def test_timeout_per_frame(loopback):
     with loopback.frames(timeout=0.3) as stream:  # no frames started
         started = time.monotonic()

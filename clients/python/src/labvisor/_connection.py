@@ -506,11 +506,15 @@ class Connection:
             self._streams[subscription_id] = queue
 
     def close_stream(self, subscription_id: int) -> None:
-        """Stops routing frames of ``subscription_id`` (late ones are dropped)."""
+        """Stops routing frames of ``subscription_id`` (late ones are dropped); a thread
+        waiting for one of its frames returns."""
         with self._state:
-            self._streams.pop(subscription_id, None)
+            queue = self._streams.pop(subscription_id, None)
+            if queue is not None and queue.ended is None:
+                queue.ended = {"subscription": subscription_id, "reason": "closed"}
             self._early_streams.pop(subscription_id, None)
             self._finished_streams.add(subscription_id)
+            self._state.notify_all()
 
     # Life
 
