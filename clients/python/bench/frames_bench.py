@@ -9,7 +9,12 @@ received bytes, touching one sample per frame). Reports MB/s and frames/s receiv
 dropped, the time between frames (p50, p99), and this process's CPU per frame; the load
 average before and after. Several --runs give the range. --json prints one object per run.
 
+--floor measures the client alone: a forked trivial server writes the same prebuilt 8 MiB
+frame message as fast as the socket takes it, and the client's connection reads it into
+`Frame`s (its internals: `Connection`, `FrameQueue`, `Frame`; no daemon, no stream.open).
+
     python3 clients/python/bench/frames_bench.py [--labvisord .build/release/labvisord] [--seconds 5] [--runs 3]
+    python3 clients/python/bench/frames_bench.py --floor
 """
 
 from __future__ import annotations
@@ -99,6 +104,59 @@ def run(url: str, seconds: float, fps: float, queue: int) -> dict:
     }
 
 
+def floor(seconds: float) -> dict:
+    """The client alone against a trivial server streaming one prebuilt frame message."""
+    import socket
+
+    from labvisor._connection import Connection, FrameQueue
+    from labvisor._frames import Frame
+
+    folder = tempfile.mkdtemp(prefix="lvff-")
+    path = os.path.join(folder, "frames.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+    payload = pattern(0).tobytes()
+    header = json.dumps({"jsonrpc": "2.0", "method": "stream.frame", "params": {
+        "subscription": 1, "sequence": 0, "time": time.time(), "width": WIDTH, "height": HEIGHT, "format": "Y16",
+        "bytesPerPixel": 2, "stride": WIDTH * 2, "dropped": 0, "bytes": len(payload)}}).encode()
+    body = b"\x00" + len(header).to_bytes(4, "big") + header
+    message = (len(body) + len(payload)).to_bytes(4, "big") + body + payload
+    child = os.fork()
+    if child == 0:  # the server: writes until the client goes away
+        try:
+            connection, _ = server.accept()
+            while True:
+                connection.sendall(message)
+        except OSError:
+            pass
+        os._exit(0)
+    server.close()
+    try:
+        connection = Connection(labvisor.parse_endpoint(f"unix://{path}"))
+        queue = FrameQueue(connection, 4)
+        connection.open_stream(1, queue)
+        for _ in range(5):
+            Frame(*queue.get(10))
+        count = 0
+        cpu_before = time.process_time()
+        start = now = time.perf_counter()
+        while now - start < seconds:
+            frame = Frame(*queue.get(10))
+            count += int(frame.array[-1, -1] >= 0)
+            now = time.perf_counter()
+        cpu = time.process_time() - cpu_before
+        connection.close()
+    finally:
+        os.kill(child, signal.SIGTERM)
+        os.waitpid(child, 0)
+        shutil.rmtree(folder, ignore_errors=True)
+    elapsed = now - start
+    return {"bench": "python.frames.floor", "MB_per_s": round(count * len(payload) / elapsed / 1e6),
+            "frames_per_s": round(count / elapsed, 1), "client_cpu_ms_per_frame": round(cpu / count * 1e3, 2),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labvisord", default=str(ROOT / ".build" / "release" / "labvisord"))
@@ -107,7 +165,15 @@ def main() -> int:
     parser.add_argument("--queue", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--floor", action="store_true", help="the client alone, against a trivial server")
     options = parser.parse_args()
+    if options.floor:
+        for _ in range(options.runs):
+            result = floor(options.seconds)
+            print(json.dumps(result) if options.json else
+                  f"client alone: {result['MB_per_s']} MB/s ({result['frames_per_s']} frames/s of 8 MiB), "
+                  f"client CPU {result['client_cpu_ms_per_frame']} ms/frame, load {result['load_avg_1m']}", flush=True)
+        return 0
     folder = tempfile.mkdtemp(prefix="lvfb-")
     path, process = start_daemon(options.labvisord, folder)
     try:
