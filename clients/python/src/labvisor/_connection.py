@@ -146,7 +146,8 @@ class Subscription:
 class FrameQueue:
     """Frames of one ``stream.open`` subscription, buffered up to ``capacity`` in the client
     (the oldest are discarded past it and counted in the next frame's ``dropped``). Items
-    are ``(header params, message buffer, payload offset, extra dropped)``."""
+    are ``(header params, message buffer, payload offset)``; :meth:`get` adds the frames
+    this queue discarded since the previous one."""
 
     def __init__(self, connection: "Connection", capacity: int) -> None:
         self._connection = connection
