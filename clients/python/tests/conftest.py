@@ -23,7 +23,7 @@ import labvisor
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("LABVISOR_BIN", ROOT / ".build" / "debug"))
 EXAMPLES = ROOT / "clients" / "python" / "examples"
-DEMO_INSTRUMENTS = {"stage-x", "stage-z", "laser-488", "heater-1", "loopback"}
+DEMO_INSTRUMENTS = {"stage-x", "stage-z", "laser-488", "heater-1", "camera-1", "loopback"}
 
 
 @dataclass

@@ -15,9 +15,17 @@ from conftest import EXAMPLES, read_line, run_python
 
 def test_raster_scan(daemon, tmp_path):
     output = tmp_path / "scan.csv"
+    mosaic = tmp_path / "scan.pgm"
     result = run_python(daemon, [str(EXAMPLES / "raster_scan.py"), "--nx", "3", "--nz", "2", "--step", "0.5",
-                                 "--output", str(output)])
+                                 "--output", str(output), "--mosaic", str(mosaic), "--shrink", "8"])
     assert "6 points written" in result.stdout
+    assert "mosaic of 6 frames (240x120)" in result.stdout
+    # The mosaic: a binary PGM of 3x2 tiles of 80x60 (640x480 GREY frames, every 8th pixel).
+    image = mosaic.read_bytes()
+    header = b"P5\n240 120\n255\n"
+    assert image.startswith(header) and len(image) == len(header) + 240 * 120
+    pixels = image[len(header):]
+    assert len(set(pixels)) > 1  # camera content, not a blank image
     with open(output) as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 6

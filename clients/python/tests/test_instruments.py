@@ -25,7 +25,8 @@ def test_instruments_lists_the_demo(lab):
 def test_instruments_where(lab):
     assert sorted(item.name for item in lab.instruments(where={"kind": "stage"})) == ["stage-x", "stage-z"]
     assert [item.name for item in lab.instruments(where={"tags.axis": "z"})] == ["stage-z"]
-    assert lab.instruments(where={"kind": "camera"}) == []
+    assert [item.name for item in lab.instruments(where={"kind": "camera"})] == ["camera-1"]
+    assert lab.instruments(where={"tags.axis": "w"}) == []
 
 
 def test_bad_query_is_invalid_argument(lab):

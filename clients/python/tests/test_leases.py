@@ -115,7 +115,7 @@ def test_lock_where(lab, other):
     with lab.lock(where={"kind": "stage"}, count=2, timeout=10) as lease:
         assert sorted(lease.instruments) == ["stage-x", "stage-z"]
     with pytest.raises(labvisor.LabvisorError):
-        lab.lock(where={"kind": "camera"})
+        lab.lock(where={"kind": "camera"}, count=2)  # the demo has one camera
 
 
 def test_lock_needs_names_or_where(lab):

@@ -11,14 +11,20 @@ with labvisor.connect() as lab:                    # same default socket as the 
         stage.home()
         stage.move_absolute(12.5)                  # methods from the daemon's schema
         print(stage.position)                      # properties read and write
+    with lab.lock(where={"kind": "camera"}) as cam:
+        cam.start_streaming()
+        for frame in cam.frames(count=10):         # frame.array: a numpy array
+            print(frame.sequence, frame.array.mean())
     for event in lab.watch("stage-x", timeout=5):
         print(event)
 ```
 
-Only the standard library is used. See docs/python.md for the tutorial.
+Only the standard library is used for the wire; frames are numpy arrays when numpy is
+installed (else bytes with shape and dtype). See docs/python.md for the tutorial.
 """
 
 from .client import (Event, Instrument, InstrumentSummary, Lab, Lease, LeaseInfo, Watch, connect, python_name)
+from ._frames import Frame, FrameStream, numpy_enabled, use_numpy
 from .endpoint import Endpoint, default_socket_path, endpoint_from_environment, parse_endpoint
 from .errors import (ClosedError, DeadlineExceededError, DeviceGoneError, DriverFaultError, InvalidArgumentError,
                      LabvisorError, LeaseRequiredError, LeaseRevokedError, LockedError, NotFoundError,
@@ -29,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "connect", "Lab", "Instrument", "InstrumentSummary", "Lease", "LeaseInfo", "Watch", "Event", "python_name",
+    "Frame", "FrameStream", "use_numpy", "numpy_enabled",
     "Endpoint", "default_socket_path", "endpoint_from_environment", "parse_endpoint",
     "LabvisorError", "NotFoundError", "LockedError", "LeaseRequiredError", "LeaseRevokedError", "InvalidArgumentError",
     "UnknownMethodError", "DeadlineExceededError", "TimeoutError", "DeviceGoneError", "DriverFaultError",

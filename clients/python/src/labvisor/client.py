@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._connection import Connection, Subscription, dumps
+from ._frames import FrameStream
 from .endpoint import Endpoint, as_endpoint, endpoint_from_environment
 from .errors import (ClosedError, InvalidArgumentError, LabvisorError, NotFoundError, UnavailableError,
                      UnknownMethodError)
@@ -205,6 +206,11 @@ class Lab:
         if self.inherited_lease and name in self.inherited_lease[1]:
             token = self.inherited_lease[0]
         return Instrument(self, self._description(name), token=token)
+
+    def stream_status(self, instrument: Optional[str] = None) -> Dict[str, Any]:
+        """Every stream subscription (of every client; of ``instrument`` only when given) with
+        its queue and counters (``delivered``, ``queued``, ``dropped``), and ``maxPerClient``."""
+        return self._call("stream.status", {} if instrument is None else {"instrument": instrument})
 
     def leases(self) -> List[LeaseInfo]:
         """The leases held now (by anyone)."""
@@ -427,7 +433,7 @@ class Watch:
 # Instruments
 
 _OWN = frozenset({"name", "kind", "driver", "lease", "lab", "call", "get", "set", "describe", "summary", "methods",
-                  "properties", "refresh"})
+                  "properties", "refresh", "frames"})
 
 
 class Instrument:
@@ -541,6 +547,21 @@ class Instrument:
         if self._token is not None:
             params["leaseToken"] = self._token
         self._lab._call("instrument.set", params, timeout)
+
+    def frames(self, count: Optional[int] = None, *, timeout: Optional[float] = 10.0, queue: int = 4,
+               stream: str = "frames") -> FrameStream:
+        """Subscribes to the instrument's frames (``stream.open``) and returns them as an
+        iterable :class:`FrameStream` of :class:`Frame` (``frame.array`` a numpy array).
+
+        Frames come from the next one the driver publishes; starting the acquisition is a
+        driver method (a camera's ``start_streaming``). ``count``: stop after that many
+        (``None``: until closed or the stream ends); ``timeout``: seconds to wait for each
+        frame (:class:`TimeoutError` past it; ``None``: no limit); ``queue``: frames queued
+        for this subscription (1-64; a slower script loses the oldest, counted in
+        ``frame.dropped``). Leaving the loop or the ``with`` block closes the subscription.
+        Works for observers too (no lease needed to watch a camera).
+        """
+        return FrameStream(self, stream=stream, count=count, timeout=timeout, queue=queue, token=self._token)
 
     def describe(self) -> Dict[str, Any]:
         """The daemon's description now: summary (state, lease), identification, interface."""
