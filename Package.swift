@@ -51,6 +51,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The state store (SQLite). On Linux GRDB links the system SQLite (`libsqlite3-dev`).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (`scripts/setup.sh` installs them).
@@ -117,6 +119,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]),
         // The Swift client library.
         .target(
@@ -184,7 +188,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
-        .testTarget(name: "LabvisorServerTests", dependencies: ["LabvisorServer"]),
+        .testTarget(
+            name: "LabvisorServerTests",
+            dependencies: [
+                "LabvisorServer", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The real daemon process, driven by the real clients (needs the built executables).
         .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient"]),
         .testTarget(

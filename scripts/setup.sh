@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev libuvc-dev)
+packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev libuvc-dev libsqlite3-dev)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -39,6 +39,13 @@ struct Labvisord: AsyncParsableCommand {
     @Flag(help: "Add the built-in loopback instrument (an `echo` method, for benchmarks and tests).")
     var loopback = false
 
+    @Option(
+        name: .customLong("state-dir"),
+        help: """
+            The state directory for the state store (labvisor.sqlite: known instruments, allocation history, audit log).             Default: the configuration's state_dir, else systemd's $STATE_DIRECTORY, else none: no store, the history             is kept in memory only (the usual case for --demo).
+            """)
+    var stateDirectory: String?
+
     func run() async throws {
         if let checkConfig {
             let (configuration, manifests) = try Self.load(checkConfig, drivers: drivers)
@@ -63,7 +70,14 @@ struct Labvisord: AsyncParsableCommand {
             }
             return path
         }()
-        let supervisor = Supervisor(defaultCallTimeout: configuration.defaultCallTimeout, logger: logger)
+        let events = EventBus()
+        let store = try Self.stateDirectory(stateDirectory, configuration: configuration).map { folder in
+            let store = try StateStore(directory: folder)
+            logger.info("state store: \(store.path)")
+            return StoreService(store: store, events: events, logger: logger)
+        }
+        if store == nil { logger.info("no state directory: allocation history in memory only, no audit log") }
+        let supervisor = Supervisor(events: events, store: store, defaultCallTimeout: configuration.defaultCallTimeout, logger: logger)
         let simulators = try SimulatedInstruments(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         let pinned = configuration.instruments.filter { $0.pin != nil }.map(\.name)
         if !pinned.isEmpty {
@@ -75,9 +89,11 @@ struct Labvisord: AsyncParsableCommand {
             supervisor: supervisor, socketPath: socketPath,
             limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
             demo: demo, logger: logger)
+        // Shut down in reverse order: the server stops accepting, the supervisor shuts the
+        // drivers down, and the store goes last, writing what the others ended.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
+                services: (store.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [
                     .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
                     .init(service: server),
                 ],
@@ -88,6 +104,16 @@ struct Labvisord: AsyncParsableCommand {
     }
 
     static let systemConfiguration = "/etc/labvisor/labvisord.toml"
+
+    /// The state directory: `--state-dir`, else the configuration's `state_dir`, else
+    /// systemd's `$STATE_DIRECTORY` (set by `StateDirectory=`; the first path when it lists
+    /// several), else none.
+    static func stateDirectory(_ option: String?, configuration: DaemonConfiguration) -> String? {
+        if let option, !option.isEmpty { return option }
+        if let folder = configuration.stateDirectory { return folder }
+        let systemd = ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first
+        return systemd.map(String.init)
+    }
 
     /// Reads the configuration and the manifests on its search path (`--drivers` first), and
     /// checks that every instrument's driver exists.

@@ -23,8 +23,9 @@ final class DaemonProcess: Sendable {
     /// The repository root (for `drivers/`).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Starts the daemon and waits until its socket answers.
-    init() async throws {
+    /// Starts the daemon and waits until its socket answers; with `stateDirectory`, it keeps
+    /// its state store there (`--state-dir`; the caller owns and removes the folder).
+    init(stateDirectory: String? = nil) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisord-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         socketPath = folder.appendingPathComponent("labvisord.sock").path
@@ -33,6 +34,7 @@ final class DaemonProcess: Sendable {
         process = Process()
         process.executableURL = try Self.products().appendingPathComponent("labvisord")
         process.arguments = ["--demo", "--config", Self.root.appendingPathComponent("config/demo.toml").path, "--socket", socketPath]
+            + (stateDirectory.map { ["--state-dir", $0] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()

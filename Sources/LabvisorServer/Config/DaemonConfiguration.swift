@@ -5,6 +5,9 @@ import LabvisorHardware
 public struct DaemonConfiguration: Sendable, Hashable {
     /// The unix socket; `nil`: the endpoint rule (`Endpoint.defaultSocketPath`).
     public var socket: String?
+    /// The state directory holding the state store (`labvisor.sqlite`); `nil`: systemd's
+    /// `$STATE_DIRECTORY` when set, else no store (see `labvisord --help`).
+    public var stateDirectory: String?
     /// The most clients connected at once.
     public var maxClients: Int = 64
     /// The most calls in flight per client.
@@ -44,6 +47,13 @@ public struct DaemonConfiguration: Sendable, Hashable {
             configuration.file = file
             if var daemon = try root.section("daemon") {
                 configuration.socket = try daemon.string("socket")
+                if let folder = try daemon.string("state_dir") {
+                    guard !folder.isEmpty else { throw daemon.error("state_dir", "must name a folder, e.g. \"/var/lib/labvisor\"") }
+                    let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+                    let base = (absolute as NSString).deletingLastPathComponent
+                    configuration.stateDirectory =
+                        folder.hasPrefix("/") ? folder : ((base as NSString).appendingPathComponent(folder) as NSString).standardizingPath
+                }
                 configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
                 configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight
                 configuration.defaultCallTimeout = try daemon.double("call_timeout", in: 0.001...86_400).map { .seconds($0) }
