@@ -52,12 +52,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
 /// `--since`: an ISO 8601 time, a date (local midnight), or a duration back from `now`.
 func parseSince(_ text: String, now: Date) throws -> Date {
-    let units: [(suffix: String, seconds: Double)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400), ("w", 604_800)]
-    for unit in units where text.hasSuffix(unit.suffix) {
-        if let number = Double(text.dropLast(unit.suffix.count)), number >= 0, number.isFinite {
-            return now.addingTimeInterval(-number * unit.seconds)
-        }
-    }
+    if let back = try? parseDuration(text), back.seconds.isFinite { return now.addingTimeInterval(-back.seconds) }
     if let date = try? Date(text, strategy: .iso8601) { return date }
     let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
     if let date = try? Date(text, strategy: fractional) { return date }

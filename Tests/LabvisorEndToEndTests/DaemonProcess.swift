@@ -60,6 +60,28 @@ final class DaemonProcess: Sendable {
 
     var pid: Int32 { process.processIdentifier }
 
+    /// Starts a lease holder in another process (python3 speaking the wire with its standard
+    /// library) that acquires `instrument` and then sleeps; returns it and its reply line.
+    /// The caller kills it.
+    func startPythonHolder(of instrument: String) throws -> (process: Process, reply: String) {
+        let script = """
+            import socket, struct, json, sys, time
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "leases.acquire", "params": {"instruments": [sys.argv[2]]}}).encode()
+            s.sendall(struct.pack(">I", len(body)) + body)
+            n = struct.unpack(">I", s.recv(4))[0]; reply = json.loads(s.recv(n))
+            print(json.dumps(reply), flush=True)
+            time.sleep(60)
+            """
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", script, socketPath, instrument]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        return (holder, String(decoding: output.fileHandleForReading.availableData, as: UTF8.self))
+    }
+
     /// Sends `signal` and waits (bounded) for the exit; returns the exit status.
     func stop(signal: Int32 = SIGTERM, within limit: Duration = .seconds(15)) async throws -> Int32 {
         kill(process.processIdentifier, signal)

@@ -13,7 +13,8 @@ import ServiceLifecycle
 ///   subscription taken when the service is created, so nothing published before `run()`
 ///   is missed.
 /// - One task writes what has gathered, up to `batchSize` records per transaction.
-/// - On graceful shutdown (or cancellation) it writes everything queued, then returns. Put
+/// - On graceful shutdown it queues the events still buffered, writes everything queued,
+///   then returns; on cancellation it writes what is queued. Put
 ///   it first in the group's services: the group shuts services down in reverse order, so
 ///   the store goes last and records the leases that the others' shutdown ended.
 ///
@@ -56,17 +57,33 @@ public final class StoreService: Service, Sendable {
     public var pendingCount: Int { queue.count }
 
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await self.forwardEvents() }
-            group.addTask { await self.writeUntilFinished() }
-            try? await gracefulShutdown()
-            subscription.cancel()
-            queue.finish()
+        // Handlers, not `gracefulShutdown()`: its waiter can miss a cancellation that arrives
+        // while it starts (seen under ThreadSanitizer), and the store must always flush.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await self.writeUntilFinished() }
+                    // Until the subscription is finished and its buffered events are queued
+                    // (or the task is cancelled); then the writer drains the queue and returns.
+                    await self.forwardEvents()
+                    self.queue.finish()
+                }
+            } onGracefulShutdown: {
+                self.stop()
+            }
+        } onCancel: {
+            self.stop()
         }
         if queue.dropped > 0 {
             logger.error("state store: \(queue.dropped) records were dropped because the write queue was full")
         }
         store.close()
+    }
+
+    /// Ends the event subscription (its buffered events are still queued); the writer then
+    /// drains the queue and returns.
+    private func stop() {
+        subscription.finish()
     }
 
     /// Turns instrument events into store records.
