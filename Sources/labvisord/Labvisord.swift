@@ -41,9 +41,10 @@ struct Labvisord: AsyncParsableCommand {
 
     @Option(
         name: .customLong("state-dir"),
-        help: """
-            The state directory for the state store (labvisor.sqlite: known instruments, allocation history, audit log).             Default: the configuration's state_dir, else systemd's $STATE_DIRECTORY, else none: no store, the history             is kept in memory only (the usual case for --demo).
-            """)
+        help: ArgumentHelp(
+            "The state directory for the state store (labvisor.sqlite: known instruments, allocation history, audit log).",
+            discussion: "Default: the configuration's state_dir, else systemd's $STATE_DIRECTORY, else none: no store, "
+                + "the history is kept in memory only (the usual case for --demo)."))
     var stateDirectory: String?
 
     func run() async throws {
