@@ -75,6 +75,24 @@ struct StoreServiceTests {
         #expect(try await store.audit(HistoryQuery(limit: 1000)).count == 100)
     }
 
+    /// The supervisor's shutdown finishes the bus before the store stops: what ends later
+    /// (the last connections' leases) is still written.
+    @Test func recordsAfterTheBusFinishedAreStillWritten() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let events = EventBus()
+        let service = StoreService(store: try StateStore(directory: folder.path), events: events, logger: logger)
+        let group = ServiceGroup(services: [service], logger: logger)
+        let running = Task { try await group.run() }
+        events.finish()
+        service.record(.audit(AuditLogEntry(time: 1, actor: "labvisord", action: "revoke", target: "L1", detail: "late")))
+        await group.triggerGracefulShutdown()
+        try await withTimeLimit { try await running.value }
+        let store = try StateStore(directory: folder.path)
+        defer { store.close() }
+        #expect(try await store.audit(HistoryQuery()).map(\.detail) == ["late"])
+    }
+
     @Test func historyComesFromTheStoreOrFromMemory() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }

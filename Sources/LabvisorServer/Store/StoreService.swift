@@ -28,6 +28,7 @@ public final class StoreService: Service, Sendable {
     public let batchSize: Int
     private let queue: StoreQueue
     private let subscription: EventSubscription
+    private let endings = LockedState<Set<Ending>>([])
     private let logger: Logger
 
     /// Creates the service and subscribes to `events` at once.
@@ -63,10 +64,10 @@ public final class StoreService: Service, Sendable {
             await withGracefulShutdownHandler {
                 await withDiscardingTaskGroup { group in
                     group.addTask { await self.writeUntilFinished() }
-                    // Until the subscription is finished and its buffered events are queued
-                    // (or the task is cancelled); then the writer drains the queue and returns.
+                    // Until the subscription ends (stop, the bus finishing, cancellation) and its
+                    // buffered events are queued.
                     await self.forwardEvents()
-                    self.queue.finish()
+                    self.end(.eventsForwarded)
                 }
             } onGracefulShutdown: {
                 self.stop()
@@ -80,10 +81,24 @@ public final class StoreService: Service, Sendable {
         store.close()
     }
 
-    /// Ends the event subscription (its buffered events are still queued); the writer then
-    /// drains the queue and returns.
+    /// Ends the event subscription (its buffered events are still queued); the writer drains
+    /// the queue and returns once the events are forwarded too.
     private func stop() {
         subscription.finish()
+        end(.stopRequested)
+    }
+
+    /// The two things that end the writer: a stop (graceful shutdown or cancellation) and the
+    /// end of event forwarding. The bus alone finishing (the supervisor's shutdown) does not
+    /// end it: leases that end later are still written.
+    private enum Ending { case stopRequested, eventsForwarded }
+
+    private func end(_ ending: Ending) {
+        let both = endings.withLock { endings in
+            endings.insert(ending)
+            return endings.count == 2
+        }
+        if both { queue.finish() }
     }
 
     /// Turns instrument events into store records.
