@@ -55,6 +55,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The state store (SQLite). On Linux GRDB links the system SQLite (`libsqlite3-dev`).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (`scripts/setup.sh` installs them).
@@ -128,6 +130,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]),
         // The Swift client library.
         .target(
@@ -200,7 +204,12 @@ let package = Package(
         .testTarget(name: "LabvisorProtocolTests", dependencies: ["LabvisorProtocol"]),
         .testTarget(
             name: "LabvisorServerTests",
-            dependencies: ["LabvisorServer", "LabvisorProtocol", "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),
+            dependencies: [
+                "LabvisorServer", "LabvisorProtocol", "LabvisorHardware", "LabvisorReferenceDrivers", "LabvisorDriverTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The real daemon process, driven by the real clients (needs the built executables).
         // (LabvisorServer for the systemd notifier's in-process tests, beside the daemon's.)
         .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient", "LabvisorServer", "LabvisorDriverTesting"]),

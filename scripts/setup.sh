@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # systemd: `systemd-analyze verify` checks config/labvisord.service in the tests.
-packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev libuvc-dev systemd)
+# libsqlite3-dev: GRDB (the state store) links the system SQLite.
+packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev libuvc-dev systemd libsqlite3-dev)
 
 missing=()
 for package in "${packages[@]}"; do

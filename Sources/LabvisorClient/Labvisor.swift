@@ -116,6 +116,17 @@ public final class Labvisor: Sendable {
         try await connection.call(ReplugSimulator.self, .init(instrument: instrument)).state
     }
 
+    /// Ended leases, newest first (`history.list`): only those that held `instrument`, that
+    /// ended at or after `since`, at most `limit` (default 100).
+    public func history(instrument: String? = nil, since: Date? = nil, limit: Int? = nil) async throws -> ListHistory.Result {
+        try await connection.call(ListHistory.self, .init(instrument: instrument, since: since?.timeIntervalSince1970, limit: limit))
+    }
+
+    /// Administrative actions, newest first (`audit.list`; needs the daemon's state store).
+    public func audit(since: Date? = nil, limit: Int? = nil) async throws -> [AuditLogEntry] {
+        try await connection.call(ListAudit.self, .init(since: since?.timeIntervalSince1970, limit: limit)).entries
+    }
+
     /// Runs `body` holding a lease on `instruments`, and releases it however `body` ends.
     public func withLease<Value: Sendable>(
         _ instruments: [String], timeout: Duration = .zero, _ body: (LeaseGrant) async throws -> Value

@@ -25,20 +25,21 @@ let wireBenchmarks: [Benchmark] = [
 /// How long each phase runs.
 private let phase = Duration.seconds(3)
 
-/// A `labvisord --loopback` process (the release build beside this benchmark).
-private struct DaemonUnderTest {
+/// A `labvisord --loopback` process (the release build beside this benchmark), with extra
+/// `arguments` (`--state-dir PATH`).
+struct DaemonUnderTest {
     let process: Process
     let socket: String
     let folder: URL
 
-    init() async throws {
+    init(arguments: [String] = []) async throws {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("wire-bench-\(getpid())")
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("wire-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         socket = folder.appendingPathComponent("labvisord.sock").path
         process = Process()
         process.executableURL = products.appendingPathComponent("labvisord")
-        process.arguments = ["--loopback", "--socket", socket]
+        process.arguments = ["--loopback", "--socket", socket] + arguments
         process.standardError = FileHandle.nullDevice
         var environment = ProcessInfo.processInfo.environment
         environment["LABVISOR_LOG_LEVEL"] = "warning"

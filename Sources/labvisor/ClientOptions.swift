@@ -66,9 +66,9 @@ func parseValue(_ text: String) -> JSONValue {
     (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
 }
 
-/// "30s", "500ms", "2m", or plain seconds.
+/// "30s", "500ms", "2m", "2h", "7d", "2w", or plain seconds.
 func parseDuration(_ text: String) throws -> Duration {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400), ("w", 604_800)]
     for (suffix, scale) in units where text.hasSuffix(suffix) {
         if let number = Double(text.dropLast(suffix.count)), number >= 0 { return .seconds(number * scale) }
     }

@@ -8,7 +8,7 @@ struct LabvisorCommand: AsyncParsableCommand {
         abstract: "Labvisor administration tool.",
         subcommands: [
             ListCommand.self, DescribeCommand.self, CallCommand.self, GetCommand.self, SetCommand.self, LockCommand.self,
-            WatchCommand.self, FramesCommand.self, StatusCommand.self, LeasesCommand.self, RevokeCommand.self,
+            WatchCommand.self, FramesCommand.self, StatusCommand.self, LeasesCommand.self, RevokeCommand.self, HistoryCommand.self,
             SimulateCommand.self, SimulateFaultCommand.self, UdevRulesCommand.self,
         ])
 }

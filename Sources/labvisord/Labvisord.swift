@@ -44,6 +44,13 @@ struct Labvisord: AsyncParsableCommand {
 
     @Option(help: "Serve /healthz and /metrics over HTTP at HOST:PORT (overrides the configuration's [daemon] http; port 0: any free port).")
     var http: String?
+    @Option(
+        name: .customLong("state-dir"),
+        help: ArgumentHelp(
+            "The state directory for the state store (labvisor.sqlite: known instruments, allocation history, audit log).",
+            discussion: "Default: the configuration's state_dir, else systemd's $STATE_DIRECTORY, else none: no store, "
+                + "the history is kept in memory only (the usual case for --demo)."))
+    var stateDirectory: String?
 
     func run() async throws {
         if let checkConfig {
@@ -69,9 +76,16 @@ struct Labvisord: AsyncParsableCommand {
             }
             return path
         }()
+        let events = EventBus()
+        let store = try Self.stateDirectory(stateDirectory, configuration: configuration).map { folder in
+            let store = try StateStore(directory: folder)
+            logger.info("state store: \(store.path)")
+            return StoreService(store: store, events: events, logger: logger)
+        }
+        if store == nil { logger.info("no state directory: allocation history in memory only, no audit log") }
         let supervisor = Supervisor(
-            defaultCallTimeout: configuration.defaultCallTimeout, gracePeriod: configuration.gracePeriod,
-            streamsPerClient: configuration.streamsPerClient, logger: logger)
+            events: events, store: store, defaultCallTimeout: configuration.defaultCallTimeout,
+            gracePeriod: configuration.gracePeriod, streamsPerClient: configuration.streamsPerClient, logger: logger)
         let simulators = try SimulatedInstruments(supervisor: supervisor, configuration: configuration, manifests: manifests, logger: logger)
         let pinned = configuration.instruments.filter { $0.pin != nil }.map(\.name)
         // Hardware comes from udev discovery, except in a demo that pins nothing.
@@ -97,17 +111,20 @@ struct Labvisord: AsyncParsableCommand {
             readiness: [.listening(server)] + (monitoring.map { [.listening($0)] } ?? [])
                 + (discovery.map { [.coldplugFinished($0)] } ?? []), liveness: liveness, logger: logger
         ) { DaemonStatusLine.text(supervisor: supervisor, clients: server.clientCount) }
+        // Started in this order, shut down in reverse: STOPPING=1 first, then the server stops
+        // accepting, every driver goes to its safe state, discovery stops, and the store goes
+        // last, writing what the others ended.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let store { services.append(.init(service: store)) }
+        if let discovery { services.append(.init(service: discovery)) }
+        services.append(.init(service: SupervisorService(supervisor: supervisor, simulators: simulators)))
+        services.append(.init(service: server))
+        if let monitoring { services.append(.init(service: monitoring)) }
+        services.append(.init(service: HangupSignalService(logger: logger)))
+        services.append(.init(service: systemd))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                // Started in this order, shut down in reverse: STOPPING=1 first, then the server
-                // stops accepting, every driver goes to its safe state, then discovery stops.
-                services: (discovery.map { [.init(service: $0)] } ?? []) + [
-                    .init(service: SupervisorService(supervisor: supervisor, simulators: simulators)),
-                    .init(service: server),
-                ] + (monitoring.map { [.init(service: $0)] } ?? []) + [
-                    .init(service: HangupSignalService(logger: logger)),
-                    .init(service: systemd),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
@@ -115,6 +132,16 @@ struct Labvisord: AsyncParsableCommand {
     }
 
     static let systemConfiguration = "/etc/labvisor/labvisord.toml"
+
+    /// The state directory: `--state-dir`, else the configuration's `state_dir`, else
+    /// systemd's `$STATE_DIRECTORY` (set by `StateDirectory=`; the first path when it lists
+    /// several), else none.
+    static func stateDirectory(_ option: String?, configuration: DaemonConfiguration) -> String? {
+        if let option, !option.isEmpty { return option }
+        if let folder = configuration.stateDirectory { return folder }
+        let systemd = ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first
+        return systemd.map(String.init)
+    }
 
     /// Reads the configuration and the manifests on its search path (`--drivers` first), and
     /// checks that every instrument's driver exists.

@@ -48,6 +48,17 @@ private func drain(_ subscription: EventSubscription) async throws -> [Event] {
 }
 
 @Suite struct EventBusTests {
+    @Test func finishedSubscriptionKeepsItsBufferedEventsThenEnds() async throws {
+        let bus = EventBus()
+        let subscription = bus.subscribe()
+        bus.publish(Event(kind: .instrumentAdded, instrument: "a"))
+        bus.publish(Event(kind: .instrumentAdded, instrument: "b"))
+        subscription.finish()
+        bus.publish(Event(kind: .instrumentAdded, instrument: "c"))
+        #expect(bus.subscriberCount == 0)
+        #expect(try await drain(subscription).map(\.instrument) == ["a", "b"])
+    }
+
     @Test func filterAcceptsByKindAndInstrument() {
         let stateOnly = EventFilter(kinds: [.stateChanged])
         #expect(stateOnly.accepts(Event(kind: .stateChanged, instrument: "x")))

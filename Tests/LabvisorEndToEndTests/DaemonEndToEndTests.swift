@@ -85,24 +85,8 @@ struct DaemonEndToEndTests {
 
     @Test func killedHolderFreesItsLeaseFast() async throws {
         let daemon = try await DaemonProcess()
-        // A holder in another process: python3 speaking the wire with the standard library.
-        let script = """
-            import socket, struct, json, sys, time
-            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "leases.acquire", "params": {"instruments": [sys.argv[2]]}}).encode()
-            s.sendall(struct.pack(">I", len(body)) + body)
-            n = struct.unpack(">I", s.recv(4))[0]; reply = json.loads(s.recv(n))
-            print(json.dumps(reply), flush=True)
-            time.sleep(60)
-            """
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", script, daemon.socketPath, heater]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
+        let (holder, line) = try daemon.startPythonHolder(of: heater)
         defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         #expect(line.contains("\"lease\""), "the python holder got the lease: \(line)")
 
         let client = try await daemon.connect()

@@ -16,9 +16,13 @@ final class DaemonProcess: Sendable {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Starts the daemon (with `environment` added to the test's, the loopback instrument when
-    /// `loopback`, and `arguments` after the demo's) and, when `waitForSocket`, waits until its
-    /// socket answers.
-    init(environment: [String: String] = [:], arguments: [String] = [], loopback: Bool = false, waitForSocket: Bool = true) async throws {
+    /// `loopback`, its state store in `stateDirectory` (`--state-dir`; the caller owns and
+    /// removes the folder), and `arguments` after the demo's) and, when `waitForSocket`, waits
+    /// until its socket answers.
+    init(
+        environment: [String: String] = [:], arguments: [String] = [], loopback: Bool = false, stateDirectory: String? = nil,
+        waitForSocket: Bool = true
+    ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisord-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         socketPath = folder.appendingPathComponent("labvisord.sock").path
@@ -27,7 +31,7 @@ final class DaemonProcess: Sendable {
         process = Process()
         process.executableURL = try Self.products().appendingPathComponent("labvisord")
         process.arguments = ["--demo", "--config", Self.root.appendingPathComponent("config/demo.toml").path, "--socket", socketPath]
-            + (loopback ? ["--loopback"] : []) + arguments
+            + (loopback ? ["--loopback"] : []) + (stateDirectory.map { ["--state-dir", $0] } ?? []) + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         if !environment.isEmpty {
@@ -56,6 +60,28 @@ final class DaemonProcess: Sendable {
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// Starts a lease holder in another process (python3 speaking the wire with its standard
+    /// library) that acquires `instrument` and then sleeps; returns it and its reply line.
+    /// The caller kills it.
+    func startPythonHolder(of instrument: String) throws -> (process: Process, reply: String) {
+        let script = """
+            import socket, struct, json, sys, time
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "leases.acquire", "params": {"instruments": [sys.argv[2]]}}).encode()
+            s.sendall(struct.pack(">I", len(body)) + body)
+            n = struct.unpack(">I", s.recv(4))[0]; reply = json.loads(s.recv(n))
+            print(json.dumps(reply), flush=True)
+            time.sleep(60)
+            """
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", script, socketPath, instrument]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        return (holder, String(decoding: output.fileHandleForReading.availableData, as: UTF8.self))
+    }
 
     /// Sends `signal` and waits (bounded) for the exit; returns the exit status.
     func stop(signal: Int32 = SIGTERM, within limit: Duration = .seconds(15)) async throws -> Int32 {

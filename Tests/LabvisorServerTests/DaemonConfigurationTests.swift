@@ -39,6 +39,14 @@ struct DaemonConfigurationTests {
         #expect(configuration.instruments[0].pin?.selector == .serial("83836541"))
         #expect(configuration.instruments[0].linger == .seconds(10))
         #expect(configuration.instruments[1].pin?.selector == .portPath("1-3.2"))
+        #expect(configuration.stateDirectory == nil)
+    }
+
+    @Test func stateDirectoryIsAbsoluteOrTakenFromTheFilesFolder() throws {
+        let absolute = try DaemonConfiguration.parse("[daemon]\nstate_dir = \"/var/lib/labvisor\"\n", file: "/etc/labvisor/labvisord.toml")
+        #expect(absolute.stateDirectory == "/var/lib/labvisor")
+        let relative = try DaemonConfiguration.parse("[daemon]\nstate_dir = \"state\"\n", file: "/srv/lab/labvisord.toml")
+        #expect(relative.stateDirectory == "/srv/lab/state")
     }
 
     struct BadCase: Sendable, CustomTestStringConvertible {
@@ -63,6 +71,8 @@ struct DaemonConfigurationTests {
             text: "[[instrument]]\nname = \"a\"\ndriver = \"x\"\nsimulate = \"x\"\n[[instrument]]\nname = \"a\"\ndriver = \"x\"\nsimulate = \"x\"\n",
             key: "instrument[1].name", line: 6, reason: "names two instruments"),
         BadCase(text: "[daemon\n", key: "", line: 1, reason: "TOML syntax"),
+        BadCase(text: "[daemon]\nstate_dir = 5\n", key: "daemon.state_dir", line: 2, reason: "expected a string"),
+        BadCase(text: "[daemon]\nstate_dir = \"\"\n", key: "daemon.state_dir", line: 2, reason: "must name a folder"),
     ]
 
     @Test(arguments: bad)

@@ -35,6 +35,13 @@ public final class EventSubscription: AsyncSequence, Sendable {
         channel.close(discard: true)?.resume(returning: nil)
     }
 
+    /// Ends the subscription but keeps what is buffered: the bus stops delivering to it, and
+    /// the reader gets the buffered events, then `nil`. Idempotent.
+    public func finish() {
+        bus.unregister(channel)
+        channel.close(discard: false)?.resume(returning: nil)
+    }
+
     /// Total events dropped for this subscriber so far because its buffer was full.
     public var missed: Int { channel.missed }
 

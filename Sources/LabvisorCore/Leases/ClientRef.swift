@@ -5,11 +5,17 @@ public struct ClientRef: Sendable, Hashable, CustomStringConvertible {
     public let id: UInt64
     /// Who it is, for messages and records.
     public let name: String
+    /// The peer's user id, when the transport knows it (`SO_PEERCRED` on the unix socket).
+    public let uid: UInt32?
+    /// The peer's process id, when the transport knows it.
+    public let pid: Int32?
 
     /// Creates a client reference.
-    public init(id: UInt64, name: String) {
+    public init(id: UInt64, name: String, uid: UInt32? = nil, pid: Int32? = nil) {
         self.id = id
         self.name = name
+        self.uid = uid
+        self.pid = pid
     }
 
     public var description: String { "client \(id) (\(name))" }

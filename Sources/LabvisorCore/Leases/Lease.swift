@@ -52,20 +52,25 @@ public enum ReleaseReason: Sendable, Hashable, CustomStringConvertible {
     case revoked(by: String, reason: String)
     /// The daemon is shutting down.
     case shutdown
+    /// One of its instruments left the inventory for good (unplugged past its grace period).
+    case instrumentGone(reason: String)
 
-    /// A short stable word for records: released, clientDisconnected, revoked, shutdown.
+    /// A short stable word for records: released, clientDisconnected, revoked, shutdown,
+    /// instrumentGone.
     public var code: String {
         switch self {
         case .released: "released"
         case .clientDisconnected: "clientDisconnected"
         case .revoked: "revoked"
         case .shutdown: "shutdown"
+        case .instrumentGone: "instrumentGone"
         }
     }
 
     public var description: String {
         switch self {
         case .revoked(let by, let reason): "revoked by \(by): \(reason)"
+        case .instrumentGone(let reason): "instrument gone: \(reason)"
         default: code
         }
     }
@@ -78,6 +83,12 @@ public struct AllocationRecord: Sendable, Hashable {
     public var leaseID: String
     /// The holder, as `ClientRef.description`.
     public var holder: String
+    /// The holder's name (`ClientRef.name`: "uid 1000 pid 4242").
+    public var holderName: String
+    /// The holder's user id, when known.
+    public var uid: UInt32?
+    /// The holder's process id, when known.
+    public var pid: Int32?
     /// The instruments granted.
     public var instruments: [String]
     /// What was asked for.
@@ -92,6 +103,24 @@ public struct AllocationRecord: Sendable, Hashable {
     public var releasedAt: Date?
     /// Why it ended; nil while held.
     public var releaseReason: ReleaseReason?
+
+    /// Creates a record (the lease table makes them; the store's tests and tools too).
+    public init(
+        leaseID: String, holder: String, holderName: String, uid: UInt32? = nil, pid: Int32? = nil, instruments: [String],
+        request: LeaseRequest, queuedAt: Date, startedAt: Date, releasedAt: Date? = nil, releaseReason: ReleaseReason? = nil
+    ) {
+        self.leaseID = leaseID
+        self.holder = holder
+        self.holderName = holderName
+        self.uid = uid
+        self.pid = pid
+        self.instruments = instruments
+        self.request = request
+        self.queuedAt = queuedAt
+        self.startedAt = startedAt
+        self.releasedAt = releasedAt
+        self.releaseReason = releaseReason
+    }
 
     /// How long it was waited for.
     public var queueTime: TimeInterval { startedAt.timeIntervalSince(queuedAt) }

@@ -146,7 +146,9 @@ public final class LeaseTable: Sendable {
             state -> ((Lease, AllocationRecord)?, [Waiter], [(Waiter, Lease)]) in
             guard let entry = state.entries.removeValue(forKey: name) else { return (nil, [], []) }
             state.names.removeAll { $0 == name }
-            let revoked = entry.lease.flatMap { revokeLocked($0, by: "labvisord", reason: reason, in: &state) }
+            let revoked = entry.lease.flatMap {
+                revokeLocked($0, by: "labvisord", reason: reason, recordedAs: .instrumentGone(reason: reason), in: &state)
+            }
             var failed: [Waiter] = []
             state.waiters.removeAll { waiter in
                 guard case .names(let names) = waiter.request, names.contains(name) else { return false }
@@ -229,11 +231,13 @@ public final class LeaseTable: Sendable {
     }
 
     /// Ends a live lease as revoked and remembers it for its holder; nil if not live.
-    private func revokeLocked(_ number: Int, by administrator: String, reason: String, in state: inout Storage)
-        -> (Lease, AllocationRecord)?
-    {
+    /// `recordedAs` is the record's release reason (default: revoked by `administrator`).
+    private func revokeLocked(
+        _ number: Int, by administrator: String, reason: String, recordedAs recorded: ReleaseReason? = nil,
+        in state: inout Storage
+    ) -> (Lease, AllocationRecord)? {
         guard let lease = state.held[number]?.lease,
-            let record = end(number, reason: .revoked(by: administrator, reason: reason), in: &state)
+            let record = end(number, reason: recorded ?? .revoked(by: administrator, reason: reason), in: &state)
         else { return nil }
         state.revoked[number] = Revoked(lease: lease, by: administrator, reason: reason, at: Date())
         return (lease, record)
@@ -445,7 +449,8 @@ public final class LeaseTable: Sendable {
         state.held[number] = Held(
             lease: lease,
             record: AllocationRecord(
-                leaseID: lease.id, holder: client.description, instruments: names, request: request,
+                leaseID: lease.id, holder: client.description, holderName: client.name, uid: client.uid, pid: client.pid,
+                instruments: names, request: request,
                 queuedAt: queuedAt, startedAt: lease.grantedAt))
         return lease
     }

@@ -12,6 +12,8 @@ public enum WireMethods {
         ReleaseLease.self,
         ListLeases.self,
         RevokeLease.self,
+        ListHistory.self,
+        ListAudit.self,
         WatchEvents.self,
         UnwatchEvents.self,
         UnplugSimulator.self,

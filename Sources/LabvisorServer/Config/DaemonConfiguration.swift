@@ -7,6 +7,9 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var socket: String?
     /// Where `/healthz` and `/metrics` are served over HTTP; `nil` (the default): nowhere.
     public var http: ListenAddress?
+    /// The state directory holding the state store (`labvisor.sqlite`); `nil`: systemd's
+    /// `$STATE_DIRECTORY` when set, else no store (see `labvisord --help`).
+    public var stateDirectory: String?
     /// The most clients connected at once.
     public var maxClients: Int = 64
     /// The most calls in flight per client.
@@ -71,6 +74,13 @@ public struct DaemonConfiguration: Sendable, Hashable {
                     } catch {
                         throw daemon.error("http", "'\(http)' is not HOST:PORT (e.g. \"127.0.0.1:9464\", \"[::1]:9464\") with a port from 0 to 65535")
                     }
+                }
+                if let folder = try daemon.string("state_dir") {
+                    guard !folder.isEmpty else { throw daemon.error("state_dir", "must name a folder, e.g. \"/var/lib/labvisor\"") }
+                    let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+                    let base = (absolute as NSString).deletingLastPathComponent
+                    configuration.stateDirectory =
+                        folder.hasPrefix("/") ? folder : ((base as NSString).appendingPathComponent(folder) as NSString).standardizingPath
                 }
                 configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
                 configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight

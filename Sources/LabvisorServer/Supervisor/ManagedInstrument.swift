@@ -134,6 +134,10 @@ public final class ManagedInstrument: Sendable {
     /// What the device reported when its driver last opened.
     public var lastIdentification: InstrumentIdentification? { identification.withLock { $0 } }
 
+    /// The stable identity key the state store remembers it by: the device's `stableKey`, or
+    /// `config:<name>` for an instrument without a device (simulated, built-in).
+    public var identityKey: String { identity?.stableKey ?? "config:\(name)" }
+
     /// The document requirement queries match against.
     public var document: JSONValue {
         var object: [String: JSONValue] = [

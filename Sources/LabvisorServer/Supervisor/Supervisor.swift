@@ -16,6 +16,9 @@ public final class Supervisor: Sendable {
     public let gracePeriod: Duration
     /// When the supervisor started.
     public let startedAt = ContinuousClock.now
+    /// The state store's writer, if the daemon has a state directory: allocation records and
+    /// audit entries go there (queued, never waited for), and `history.list` reads from it.
+    public let store: StoreService?
     let instruments = LockedState<[String: ManagedInstrument]>([:])
     /// Why instruments were removed (grace period over), by name, for `notFound` messages.
     let removals = LockedState<[String: String]>([:])
@@ -24,14 +27,16 @@ public final class Supervisor: Sendable {
     private let streamSubscriptions = LockedState((next: 0, all: [Int: StreamSubscription]()))
     let logger: Logger
 
-    /// Creates an empty supervisor.
+    /// Creates an empty supervisor. With a `store`, ended leases and administrative actions are
+    /// recorded in it; `store` should subscribe to the same `events`.
     public init(
-        events: EventBus = EventBus(), defaultCallTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(10),
-        streamsPerClient: Int = 8,
+        events: EventBus = EventBus(), store: StoreService? = nil, defaultCallTimeout: Duration = .seconds(30),
+        gracePeriod: Duration = .seconds(10), streamsPerClient: Int = 8,
         logger: Logger = Logger(label: "labvisor.supervisor")
     ) {
         self.events = events
-        self.leases = LeaseTable(events: events)
+        self.store = store
+        self.leases = LeaseTable(events: events, recordSink: store?.allocationSink)
         self.defaultCallTimeout = defaultCallTimeout
         self.gracePeriod = gracePeriod
         self.streamsPerClient = streamsPerClient
@@ -45,7 +50,9 @@ public final class Supervisor: Sendable {
         instruments.withLock { $0[instrument.name] = instrument }
         removals.withLock { _ = $0.removeValue(forKey: instrument.name) }
         leases.register(instrument.name, document: instrument.document, status: instrument.lifecycle.state.rawValue)
-        events.publish(Event(kind: .instrumentAdded, instrument: instrument.name, fields: ["driver": .string(instrument.driver.id)]))
+        events.publish(Event(
+            kind: .instrumentAdded, instrument: instrument.name,
+            fields: ["driver": .string(instrument.driver.id), "identity": .string(instrument.identityKey)]))
     }
 
     /// The instrument named `name`.
@@ -197,6 +204,37 @@ public final class Supervisor: Sendable {
         guard !reason.isEmpty else { throw LabvisorError.invalidArgument("reason", "say why the lease is revoked") }
         try leases.revoke(params.lease, by: session.client.name, reason: reason)
         logger.notice("lease \(params.lease) revoked by \(session.client.name): \(reason)")
+        store?.record(.audit(AuditLogEntry(
+            time: Date().timeIntervalSince1970, actor: session.client.name, action: "revoke", target: params.lease, detail: reason)))
+    }
+
+    // MARK: - History
+
+    /// `history.list`: from the state store, or without one from the lease table's memory
+    /// (the last 1000 leases since the daemon started).
+    public func history(_ params: ListHistory.Params) async throws(LabvisorError) -> ListHistory.Result {
+        let query = try HistoryQuery(instrument: params.instrument, sinceSeconds: params.since, limit: params.limit)
+        if let store {
+            return ListHistory.Result(records: try await store.store.allocations(query), persistent: true)
+        }
+        let records = leases.history.reversed().lazy
+            .filter { record in query.instrument.map { record.instruments.contains($0) } ?? true }
+            .filter { record in query.since.map { (record.releasedAt ?? Date()) >= $0 } ?? true }
+            .prefix(query.limit)
+            .map(AllocationHistoryEntry.init)
+        return ListHistory.Result(records: Array(records), persistent: false)
+    }
+
+    /// `audit.list`.
+    ///
+    /// - Throws: `unavailable` when the daemon runs without a state store.
+    public func audit(_ params: ListAudit.Params) async throws(LabvisorError) -> ListAudit.Result {
+        let query = try HistoryQuery(instrument: nil, sinceSeconds: params.since, limit: params.limit)
+        guard let store else {
+            throw LabvisorError(
+                .unavailable, "the audit log needs the state store; this daemon runs without one (set state_dir or --state-dir)")
+        }
+        return ListAudit.Result(entries: try await store.store.audit(query))
     }
 
     // MARK: - Events

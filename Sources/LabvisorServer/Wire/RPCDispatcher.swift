@@ -108,6 +108,10 @@ public struct RPCDispatcher: Sendable {
                 try supervisor.revoke(params, from: session)
                 return Empty()
             })
+        case ListHistory.name:
+            return .later { await Self.encodeAsync(id, ListHistory.self, data) { try await supervisor.history($0) } }
+        case ListAudit.name:
+            return .later { await Self.encodeAsync(id, ListAudit.self, data) { try await supervisor.audit($0) } }
         case WatchEvents.name:
             return .now(Self.encode(id, WatchEvents.self, data) { params in supervisor.watch(params, from: session) })
         case UnwatchEvents.name:

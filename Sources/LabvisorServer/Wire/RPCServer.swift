@@ -72,10 +72,10 @@ public final class RPCServer: Service, Sendable {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
-                Self.peerName(channel).flatMapThrowing { name in
-                    let gate = WritabilityGate(connection: name)
+                Self.peer(channel).flatMapThrowing { peer in
+                    let gate = WritabilityGate(connection: peer.name)
                     let session = supervisor.connect(
-                        ClientRef(id: registry.makeID(), name: name),
+                        ClientRef(id: registry.makeID(), name: peer.name, uid: peer.uid, pid: peer.pid),
                         send: { message in
                             // Completes once the bytes are in the socket: a client that does not read holds up
                             // only its own notifications, whose buffers are bounded.
@@ -136,12 +136,13 @@ public final class RPCServer: Service, Sendable {
         var gid: UInt32 = 0
     }
 
-    /// `uid U pid P` from `SO_PEERCRED` on a unix socket; the address otherwise.
-    private static func peerName(_ channel: any Channel) -> EventLoopFuture<String> {
-        let fallback = channel.remoteAddress.map { "\($0)" } ?? "unknown peer"
+    /// The peer's name ("uid 1000 pid 4242") and, on a unix socket, its credentials.
+    private static func peer(_ channel: any Channel) -> EventLoopFuture<(name: String, uid: UInt32?, pid: Int32?)> {
+        let fallback = (name: channel.remoteAddress.map { "\($0)" } ?? "unknown peer", uid: UInt32?.none, pid: Int32?.none)
         guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(fallback) }
         let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
             level: .socket, name: .init(rawValue: SO_PEERCRED))
-        return credentials.map { "uid \($0.uid) pid \($0.pid)" }.recover { _ in fallback }
+        return credentials.map { (name: "uid \($0.uid) pid \($0.pid)", uid: UInt32?($0.uid), pid: Int32?($0.pid)) }
+            .recover { _ in fallback }
     }
 }
