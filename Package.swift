@@ -198,6 +198,7 @@ let package = Package(
             name: "LabvisorUmockdevTests",
             dependencies: [
                 "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting", "LabvisorClient", "LabvisorReferenceDrivers",
+                "LabvisorServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

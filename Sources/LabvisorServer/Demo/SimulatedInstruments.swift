@@ -18,6 +18,8 @@ public final class SimulatedInstruments: Sendable {
     private struct Plugged: Sendable {
         var simulator: any RunningSimulator
         var unplugged: Bool
+        /// An unplug or replug of it is under way (they do not overlap).
+        var changing = false
         let transport: SerialTransport
         /// The instrument on a link, to add it again when it was removed while unplugged.
         let instrument: @Sendable (DeviceLink) -> ManagedInstrument
@@ -89,21 +91,24 @@ public final class SimulatedInstruments: Sendable {
     /// through the serial code), and the instrument goes `gone`. Returns once its driver is down.
     ///
     /// - Throws: `notFound` when `instrument` is not simulated here; `unavailable` when it is
-    ///   unplugged already.
+    ///   unplugged already, or an unplug or replug of it is under way.
     public func unplug(_ instrument: String) async throws(LabvisorError) {
         let simulator = try running.withLock { running throws(LabvisorError) -> any RunningSimulator in
             guard var entry = running[instrument] else { throw notSimulated(instrument, running.keys) }
+            try Self.checkSettled(entry, instrument)
             guard !entry.unplugged else {
                 throw LabvisorError(
                     .unavailable, "simulated instrument \(instrument) is unplugged already; replug it first",
                     fields: ["instrument": .string(instrument)])
             }
             entry.unplugged = true
+            entry.changing = true
             running[instrument] = entry
             return entry.simulator
         }
         simulator.unplug()
         await supervisor.deviceGone(instrument, reason: "simulated device \(simulator.path) was unplugged")
+        running.withLock { $0[instrument]?.changing = false }
     }
 
     /// Plugs the simulated device back in: a new simulator on a new PTY, with the device's
@@ -111,18 +116,27 @@ public final class SimulatedInstruments: Sendable {
     /// instrument is added again, as discovery adds a device it sees anew).
     ///
     /// - Throws: `notFound` when `instrument` is not simulated here; `unavailable` when it is
-    ///   plugged in.
+    ///   plugged in, or an unplug or replug of it is under way.
     public func replug(_ instrument: String) async throws(LabvisorError) {
         let old = try running.withLock { running throws(LabvisorError) -> Plugged in
-            guard let entry = running[instrument] else { throw notSimulated(instrument, running.keys) }
+            guard var entry = running[instrument] else { throw notSimulated(instrument, running.keys) }
+            try Self.checkSettled(entry, instrument)
             guard entry.unplugged else {
                 throw LabvisorError(
                     .unavailable, "simulated instrument \(instrument) is plugged in; unplug it first",
                     fields: ["instrument": .string(instrument)])
             }
+            entry.changing = true
+            running[instrument] = entry
             return entry
         }
-        let simulator = try old.simulator.replugged(on: reactor)
+        let simulator: any RunningSimulator
+        do {
+            simulator = try old.simulator.replugged(on: reactor)
+        } catch {
+            running.withLock { $0[instrument]?.changing = false }
+            throw error
+        }
         var new = old
         new.simulator = simulator
         new.unplugged = false
@@ -134,6 +148,16 @@ public final class SimulatedInstruments: Sendable {
         } catch where error.code == .notFound {
             // Removed while unplugged (its grace period ended): it comes back as a new instrument.
             supervisor.add(old.instrument(link))
+        }
+        running.withLock { $0[instrument]?.changing = false }
+    }
+
+    /// Throws `unavailable` while an unplug or replug of `instrument` is under way.
+    private static func checkSettled(_ entry: Plugged, _ instrument: String) throws(LabvisorError) {
+        guard !entry.changing else {
+            throw LabvisorError(
+                .unavailable, "simulated instrument \(instrument) is being unplugged or replugged; try again when that has finished",
+                fields: ["instrument": .string(instrument)])
         }
     }
 
