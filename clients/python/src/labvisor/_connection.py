@@ -154,8 +154,8 @@ class Connection:
         self._ended: Optional[LabvisorError] = None
         # Only the reader touches the partial frame.
         self._partial = bytearray()
-        #: Called (by the reading thread) with each binary frame (``0x00``, header, payload);
-        #: dropped when unset.
+        #: Called (by the reading thread, with the state lock held: it must not call this
+        #: connection) with each binary frame (``0x00``, header, payload); dropped when unset.
         self.on_binary: Optional[Callable[[bytes], None]] = None
 
     # Requests
