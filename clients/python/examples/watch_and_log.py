@@ -26,8 +26,9 @@ def main(argv=None) -> int:
     seen = 0
     try:
         with labvisor.connect() as lab:
-            print(f"watching {', '.join(options.instruments) or 'every instrument'} on {lab.endpoint}", flush=True)
             with lab.watch(options.instruments or None, kinds=options.kinds, timeout=options.duration) as events:
+                # Subscribed: from here on nothing is missed.
+                print(f"watching {', '.join(options.instruments) or 'every instrument'} on {lab.endpoint}", flush=True)
                 for event in events:
                     print(event, flush=True)
                     if log:

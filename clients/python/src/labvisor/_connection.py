@@ -85,7 +85,7 @@ except (AttributeError, TypeError):
     pass
 
 # The C scanner of json.loads, without its bytes-encoding detection per call.
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def dumps(value: Any) -> bytes:
@@ -230,8 +230,9 @@ class Connection:
         self._large_view: Optional[memoryview] = None
         self._large_filled = 0
         self._recycled: List[bytearray] = []
-        #: Called (by the reading thread, state lock held) with each binary frame (``0x00``,
-        #: header, payload), after ``stream.frame`` messages are routed to their subscription.
+        #: Called (by the reading thread, with the state lock held: it must not call this
+        #: connection) with each binary frame (``0x00``, header, payload), after
+        #: ``stream.frame`` messages are routed to their subscription.
         self.on_binary: Optional[Callable[[bytes], None]] = None
 
     # Requests
@@ -273,9 +274,9 @@ class Connection:
                                fields={"endpoint": str(self.endpoint), "timeoutSeconds": wait})
         result = response.get("result", response)
         if result is response:
-            error = response.get("error")
-            if isinstance(error, dict):
-                raise error_from_wire(error)
+            failure = response.get("error")
+            if isinstance(failure, dict):
+                raise error_from_wire(failure)
             raise UnavailableError("the daemon's response has neither result nor error")
         return result
 
@@ -449,8 +450,8 @@ class Connection:
         method = message.get("method")
         if method == "event":
             params = message.get("params") or {}
-            subscription_id = params.get("subscription")
-            event = params.get("event")
+            subscription_id: Any = params.get("subscription")
+            event: Any = params.get("event")
             subscription = self._subscriptions.get(subscription_id)
             if subscription is not None:
                 subscription._put(event)
