@@ -73,7 +73,8 @@ struct ThorlabsAPTDriverTests {
         }
         let positions = events.values(of: "position").compactMap(\.number)
         let between = positions.filter { $0 > 0.05 && $0 < 3.95 }
-        #expect(between.count >= 3, "status polls during the move publish intermediate positions: \(positions)")
+        // Polls come every few tens of ms; on a loaded host fewer land inside the 1 s move.
+        #expect(between.count >= 2, "status polls during the move publish intermediate positions: \(positions)")
         #expect(between == between.sorted(), "positions rise monotonically during a forward move: \(between)")
     }
 
@@ -139,9 +140,10 @@ struct ThorlabsAPTDriverTests {
             device.inject(.stall(.milliseconds(1)))  // the status read before the move
             device.inject(.stall(.milliseconds(250)))  // the move command
             let started = ContinuousClock.now
-            let reached = try await host.invoke("moveAbsolute", arguments: ["position": 0.05], timeout: .seconds(3))
+            let reached = try await host.invoke("moveAbsolute", arguments: ["position": 0.05], timeout: .seconds(10))
             #expect(abs((reached.number ?? 0) - 0.05) < 1 / countsPerMillimetre)
-            #expect(ContinuousClock.now - started < .seconds(2), "the completion was not lost")
+            // A lost completion would leave the call waiting until its 10 s deadline.
+            #expect(ContinuousClock.now - started < .seconds(5), "the completion was not lost")
         }
     }
 
@@ -218,7 +220,8 @@ struct ThorlabsAPTDriverTests {
             }
             let error = thrown as? LabvisorError
             #expect(error?.code == .deviceGone, "\(String(describing: thrown))")
-            #expect(after < .milliseconds(500))
+            // At once, not after the 1 s reply timeout or the 5 s deadline (the margin is for loaded hosts).
+            #expect(after < .seconds(1))
         }
     }
 
