@@ -60,19 +60,25 @@ public struct MutationFuzzer {
     public mutating func run(
         iterations: Int, regressions: [[UInt8]] = [], _ target: ([UInt8]) throws -> Void
     ) throws(Finding) -> Int {
-        var count = 0
-        for input in regressions + corpus {
-            try check(input, iteration: 0, target)
-            count += 1
+        // One fuzzing loop at a time in the process: each is seconds of CPU, and a dozen at
+        // once on 2 cores starved the suite's timing tests. Callers run it on a background
+        // thread (`DedicatedThread.run(.background)`), never on the task pool.
+        try Self.oneAtATime.withLock { (_: inout Void) throws(Finding) -> Int in
+            var count = 0
+            for input in regressions + corpus {
+                try check(input, iteration: 0, target)
+                count += 1
+            }
+            for iteration in 1...max(1, iterations) {
+                try check(mutated(), iteration: iteration, target)
+                count += 1
+            }
+            return count
         }
-        for iteration in 1...max(1, iterations) {
-            try check(mutated(), iteration: iteration, target)
-            count += 1
-        }
-        return count
     }
 
     private static let lastInputFile = ProcessInfo.processInfo.environment["LABVISOR_FUZZ_LAST_INPUT"]
+    private static let oneAtATime = LockedState(())
 
     private func check(_ input: [UInt8], iteration: Int, _ target: ([UInt8]) throws -> Void) throws(Finding) {
         if let file = Self.lastInputFile { FileManager.default.createFile(atPath: file, contents: Data(input)) }

@@ -1,6 +1,6 @@
 import Foundation
-import LabvisorDriverTesting
 import LabvisorDriverKit
+import LabvisorHardware
 import Testing
 
 /// `labvisor simulate`, run as the real executable: a serial program talks to the
@@ -74,7 +74,7 @@ struct SimulateCommandTests {
     /// the pipe and ends the read.
     static func firstLine(of handle: FileHandle, from process: Process, within limit: Duration) async throws -> String {
         let reader = Task {
-            await DedicatedThread.run { () -> String in
+            try await DedicatedThread.run { () -> String in
                 var bytes: [UInt8] = []
                 while true {
                     let chunk = handle.availableData
@@ -90,7 +90,7 @@ struct SimulateCommandTests {
             process.terminate()
         }
         defer { timer.cancel() }
-        let line = await reader.value
+        let line = try await reader.value
         guard !line.isEmpty else { throw LabvisorError(.timeout, "labvisor simulate printed nothing within \(limit)") }
         return line
     }

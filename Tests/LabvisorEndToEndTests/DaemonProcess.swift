@@ -1,6 +1,7 @@
 import Foundation
 import LabvisorClient
 import LabvisorDriverTesting
+import LabvisorHardware
 
 /// A real `labvisord --demo` process on a private socket, for end-to-end tests.
 final class DaemonProcess: Sendable {
@@ -114,8 +115,8 @@ final class DaemonProcess: Sendable {
         process.standardError = errors
         try process.run()
         // Read on threads of their own: a blocking read in a task starves the test process.
-        let outputData = Task { await DedicatedThread.run { output.fileHandleForReading.readDataToEndOfFile() } }
-        let errorData = Task { await DedicatedThread.run { errors.fileHandleForReading.readDataToEndOfFile() } }
+        let outputData = Task { try await DedicatedThread.run { output.fileHandleForReading.readDataToEndOfFile() } }
+        let errorData = Task { try await DedicatedThread.run { errors.fileHandleForReading.readDataToEndOfFile() } }
         let deadline = ContinuousClock.now + .seconds(30)
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
@@ -125,8 +126,8 @@ final class DaemonProcess: Sendable {
             try await Task.sleep(for: .milliseconds(5))
         }
         return (
-            process.terminationStatus, String(decoding: await outputData.value, as: UTF8.self),
-            String(decoding: await errorData.value, as: UTF8.self)
+            process.terminationStatus, String(decoding: try await outputData.value, as: UTF8.self),
+            String(decoding: try await errorData.value, as: UTF8.self)
         )
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import LabvisorDriverTesting
 import LabvisorClient
+import LabvisorHardware
 
 /// systemd's side of `$NOTIFY_SOCKET`: a bound unix datagram socket, at a path in a temporary
 /// folder or in the abstract namespace (`@name`).

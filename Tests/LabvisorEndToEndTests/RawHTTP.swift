@@ -1,6 +1,6 @@
 import Foundation
-import LabvisorDriverTesting
 import LabvisorClient
+import LabvisorHardware
 
 /// A plain HTTP/1.1 GET over a POSIX TCP socket (no URLSession, no HTTP library), bounded by
 /// socket timeouts, run on a Dispatch thread.

@@ -76,8 +76,10 @@ import Testing
 
         await relay.relay.stop()
         // What the old connection left unread on the line (its last words to the device) must
-        // not answer the new one's first request.
+        // not answer the new one's first request; nor may the device's late answers to them
+        // (the shutdown's command, sent while the relay still ran, answered after it stopped).
         try await Self.drainUntilClosed(node)
+        await Self.drainUntilQuiet(simulated)
 
         // Plugged back in (udev says add): the same device re-attaches under the same name, and
         // since this client still holds the instrument, the daemon reopens the driver by itself.
@@ -122,6 +124,14 @@ import Testing
                 throw LabvisorError(.timeout, "the daemon did not close \(node.path) within 20 s")
             }
             if count <= 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
+    /// Reads and drops what `port` has to say until it says nothing for 300 ms (at most 5 s).
+    static func drainUntilQuiet(_ port: SerialPort) async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            guard let bytes = try? await port.read(upTo: 4096, timeout: .milliseconds(300)), !bytes.isEmpty else { return }
         }
     }
 

@@ -1,4 +1,5 @@
 import LabvisorDriverTesting
+import LabvisorHardware
 import Testing
 @testable import CoherentOBIS
 
@@ -6,7 +7,7 @@ import Testing
 /// status words, error codes; any line gives a value or `nil`, never a crash.
 @Suite struct OBISReplyFuzzTests {
     @Test func statusWordsAndErrorCodes() async throws {
-        try await DedicatedThread.run {
+        try await DedicatedThread.run(.background) {
             var fuzzer = MutationFuzzer(
                 seed: 0x0B15,
                 texts: ["0x00000000", "0x10000000", "ERR-350", "ERR-400", "0.0499", "Coherent, Inc - OBIS 488nm LX 50mW - 1234567 - V1.0.0"],

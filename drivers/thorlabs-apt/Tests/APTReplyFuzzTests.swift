@@ -1,5 +1,6 @@
 import LabvisorDriverKit
 import LabvisorDriverTesting
+import LabvisorHardware
 import Testing
 @testable import ThorlabsAPT
 
@@ -8,7 +9,7 @@ import Testing
 /// hardware-info readers the driver applies to them.
 @Suite struct APTReplyFuzzTests {
     @Test func messageStatusAndInfoDecoders() async throws {
-        try await DedicatedThread.run {
+        try await DedicatedThread.run(.background) {
             var long: [UInt8] = []
             long.appendWord(1)
             long.appendLong(-123_456)

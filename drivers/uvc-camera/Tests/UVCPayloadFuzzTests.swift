@@ -1,5 +1,6 @@
 import LabvisorDriverKit
 import LabvisorDriverTesting
+import LabvisorHardware
 import Testing
 @testable import UVCCamera
 
@@ -9,7 +10,7 @@ import Testing
 /// returns frames of the committed size.
 @Suite struct UVCPayloadFuzzTests {
     @Test func payloadHeadersAndFrameAssembly() async throws {
-        let wrongSizes = try await DedicatedThread.run { () throws -> Int in
+        let wrongSizes = try await DedicatedThread.run(.background) { () throws -> Int in
             let frameSize = 64
             func payload(_ flags: UInt8, _ data: [UInt8]) -> [UInt8] { [12, 0x80 | 0x0C | flags, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0] + data }
             var fuzzer = MutationFuzzer(
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func streamControlAndDescriptors() async throws {
-        try await DedicatedThread.run {
+        try await DedicatedThread.run(.background) {
             let control = UVCStreamControl(formatIndex: 1, frameIndex: 1, frameInterval: 333_333, uvcVersion: 0x0110).bytes
             // A VS input header and a frame descriptor, as class-specific descriptors come.
             let descriptors: [UInt8] = [14, 0x24, 0x01, 1, 0, 0, 0x81, 0, 0, 0, 0, 0, 0, 0]

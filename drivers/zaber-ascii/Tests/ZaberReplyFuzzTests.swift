@@ -1,4 +1,5 @@
 import LabvisorDriverTesting
+import LabvisorHardware
 import Testing
 @testable import ZaberASCII
 
@@ -6,7 +7,7 @@ import Testing
 /// thread of its own): any line is a reply or `nil` (the driver then resyncs), never a crash.
 @Suite struct ZaberReplyFuzzTests {
     @Test func replyLineParser() async throws {
-        let parsed = try await DedicatedThread.run { () throws -> Int in
+        let parsed = try await DedicatedThread.run(.background) { () throws -> Int in
             var fuzzer = MutationFuzzer(
                 seed: 0x2AB3,
                 texts: ["@01 1 OK IDLE -- 0", "@01 1 05 OK BUSY -- 1200", "@02 0 RJ IDLE FZ BADDATA", "@01 0 OK IDLE WR 3 100 200 300", "#01 0 info"],
