@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "LabvisorCoreTests",
             dependencies: [
-                "LabvisorCore",
+                "LabvisorCore", "LabvisorDriverTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

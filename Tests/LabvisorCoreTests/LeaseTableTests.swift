@@ -1,5 +1,6 @@
 import Foundation
 import LabvisorCore
+import LabvisorDriverTesting
 import Testing
 
 /// A lease table with `count` instruments named stage-0... (kind stage, room by parity).

@@ -1,4 +1,5 @@
 import LabvisorCore
+import LabvisorDriverTesting
 import Testing
 
 /// A resource whose startups and shutdowns are counted, optionally slow or failing.

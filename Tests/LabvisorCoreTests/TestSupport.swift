@@ -1,5 +1,6 @@
 import Foundation
 import LabvisorCore
+import LabvisorDriverTesting
 import Testing
 
 /// Collects published events for assertions.
@@ -19,27 +20,6 @@ final class Locked<Value: Sendable>: Sendable {
     init(_ value: Value) { self.value = LockedState(value) }
     func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
     var current: Value { value.withLock { $0 } }
-}
-
-/// Runs `body`, failing the test if it takes longer than `limit` (so a bug shows as a
-/// failure, not a hung test run).
-func withTimeLimit<T: Sendable>(
-    _ limit: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            Issue.record("timed out after \(limit)", sourceLocation: sourceLocation)
-            throw CancellationError()
-        }
-        return value
-    }
 }
 
 /// Polls `condition` until it holds or `limit` passes.

@@ -320,12 +320,17 @@ public final class SharedSession<Resource: Sendable>: Sendable {
                 if let immediate { continuation.resume(with: immediate) }
             }
         } onCancel: {
-            let waiter = storage.withLock { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            waiter?.continuation.resume(throwing: CancellationError())
+            cancelWaiter(id)
         }
+    }
+
+    /// Fails the waiter `id` with `CancellationError` (its task was cancelled), if it still waits.
+    private func cancelWaiter(_ id: UInt64) {
+        let waiter = storage.withLock { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(throwing: CancellationError())
     }
 
     /// Waits for the resource under an open reference: like `waitForOpen`, without a new reference.
@@ -350,11 +355,7 @@ public final class SharedSession<Resource: Sendable>: Sendable {
                 if let immediate { continuation.resume(with: immediate) }
             }
         } onCancel: {
-            let waiter = storage.withLock { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            waiter?.continuation.resume(throwing: CancellationError())
+            cancelWaiter(id)
         }
     }
 

@@ -20,6 +20,14 @@ public enum RequestID: Codable, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The id as the JSON value it travels as.
+    public var json: JSONValue {
+        switch self {
+        case .number(let number): .int(number)
+        case .string(let text): .string(text)
+        }
+    }
+
     public var description: String {
         switch self {
         case .number(let number): "\(number)"

@@ -21,11 +21,7 @@ public enum WireJSON {
         var output: [UInt8] = []
         output.reserveCapacity(96)
         output.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
-        switch id {
-        case .number(let number)?: output.append(contentsOf: String(number).utf8)
-        case .string(let text)?: JSONWriter.writeString(text, into: &output)
-        case nil: output.append(contentsOf: "null".utf8)
-        }
+        JSONWriter.write(id?.json ?? .null, into: &output)
         output.append(contentsOf: #","result":"#.utf8)
         JSONWriter.write(try JSONValueEncoder().encode(result), into: &output)
         output.append(UInt8(ascii: "}"))

@@ -235,13 +235,7 @@ public struct RPCDispatcher: Sendable {
 
     /// A JSON-RPC error built by hand (no Labvisor code: parse errors and unknown methods).
     static func rawError(id: RequestID?, code: Int, message: String) -> [UInt8] {
-        let idValue: JSONValue =
-            switch id {
-            case .number(let number)?: .int(number)
-            case .string(let text)?: .string(text)
-            case nil: .null
-            }
-        return JSONWriter.bytes(["jsonrpc": "2.0", "id": idValue, "error": ["code": .int(code), "message": .string(message)]])
+        return JSONWriter.bytes(["jsonrpc": "2.0", "id": id?.json ?? .null, "error": ["code": .int(code), "message": .string(message)]])
     }
 
     static func labvisorError(_ error: any Error) -> LabvisorError {
