@@ -31,26 +31,9 @@ import time
 from pathlib import Path
 
 import labvisor
+from loopback_daemon import start_loopback_daemon
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def start_daemon(executable: str, folder: str) -> subprocess.Popen:
-    path = os.path.join(folder, "labvisord.sock")
-    env = dict(os.environ, LABVISOR_LOG_LEVEL="warning")
-    process = subprocess.Popen([executable, "--loopback", "--socket", path], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with labvisor.connect(f"unix://{path}", timeout=1, answer_timeout=5) as lab:
-                if any(item.name == "loopback" for item in lab.instruments()):
-                    return process
-        except labvisor.LabvisorError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{executable} --loopback did not start within 30 s")
 
 
 def percentile(sorted_values, fraction):
@@ -158,7 +141,7 @@ def main() -> int:
     if executable is None:
         raise SystemExit("no labvisord: swift build -c release --product labvisord")
     folder = tempfile.mkdtemp(prefix="lvpy-bench-")
-    daemon = start_daemon(executable, folder)
+    _, daemon = start_loopback_daemon(executable, folder)
     path = os.path.join(folder, "labvisord.sock")
     results = {"labvisord": executable}
     pyro_server = None

@@ -33,27 +33,10 @@ from pathlib import Path
 import numpy
 
 import labvisor
+from loopback_daemon import start_loopback_daemon
 
 ROOT = Path(__file__).resolve().parents[3]
 WIDTH, HEIGHT = 2048, 2048
-
-
-def start_daemon(executable: str, folder: str) -> str:
-    path = os.path.join(folder, "labvisord.sock")
-    env = dict(os.environ, LABVISOR_LOG_LEVEL="warning")
-    process = subprocess.Popen([executable, "--loopback", "--socket", path], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with labvisor.connect(f"unix://{path}", timeout=1, answer_timeout=5) as lab:
-                if any(item.name == "loopback" for item in lab.instruments()):
-                    return path, process
-        except labvisor.LabvisorError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{executable} --loopback did not start within 30 s")
 
 
 def pattern(sequence: int) -> numpy.ndarray:
@@ -175,7 +158,7 @@ def main() -> int:
                   f"client CPU {result['client_cpu_ms_per_frame']} ms/frame, load {result['load_avg_1m']}", flush=True)
         return 0
     folder = tempfile.mkdtemp(prefix="lvfb-")
-    path, process = start_daemon(options.labvisord, folder)
+    path, process = start_loopback_daemon(options.labvisord, folder)
     try:
         for index in range(options.runs):
             load_before = os.getloadavg()[0]
