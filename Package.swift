@@ -148,6 +148,8 @@ let package = Package(
                 "LabvisorCore", "LabvisorHardware",
                 "LabvisorSimulation",  // discovery.hotplug runs against a umockdev testbed
                 "LabvisorClient",  // wire.echo calls a real labvisord
+                "LabvisorServer",  // wire.dispatch: the dispatcher in process, without the socket
+                .product(name: "Logging", package: "swift-log"),
                 "LabvisorDriverKit", "ZaberASCII", "ZaberASCIISimulator",  // zaber.getpos
                 "UVCCamera", "UVCCameraSimulator",  // camera.stream: the driver against its simulator
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

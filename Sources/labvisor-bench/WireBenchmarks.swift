@@ -1,6 +1,8 @@
 import Foundation
 import LabvisorClient
 import LabvisorProtocol
+import LabvisorServer
+import Logging
 
 /// The benchmarks of the daemon and the wire (issue "daemon and wire", Measure).
 let wireBenchmarks: [Benchmark] = [
@@ -16,6 +18,10 @@ let wireBenchmarks: [Benchmark] = [
         name: "wire.frames",
         summary: "2048x2048 16-bit frames from the loopback stream through the real labvisord to one Swift client over the unix socket",
         run: wireFrames),
+    Benchmark(
+        name: "wire.dispatch",
+        summary: "one echo request through the daemon's dispatcher in process (parse, supervisor, call queue, driver, encode), no socket",
+        run: wireDispatch),
     Benchmark(
         name: "wire.lease",
         summary: "lease acquire + release of the loopback instrument over the unix socket, one Swift client",
@@ -288,4 +294,38 @@ private func wireLease() async throws -> BenchmarkResult {
     return BenchmarkResult(
         bench: "wire.lease", opsPerSecond: Double(pairs) / seconds, p50Microseconds: p50, p99Microseconds: samples.percentile(0.99),
         target: "acquire + release p50 <= 100 us", met: p50 <= 100)
+}
+
+/// The server's own work per call, without NIO and the kernel: what `wire.echo`'s server
+/// CPU per call would be on an infinitely fast socket.
+@Sendable private func wireDispatch() async throws -> BenchmarkResult {
+    let supervisor = Supervisor()
+    supervisor.addLoopback(logger: Logger(label: "bench"))
+    let session = supervisor.connect(ClientRef(id: 1, name: "bench"))
+    defer { supervisor.disconnect(session) }
+    let dispatcher = RPCDispatcher(supervisor: supervisor, clientCount: { 1 }, maxClients: 8, demo: false)
+    let request = Array(#"{"jsonrpc":"2.0","id":7,"method":"instrument.invoke","params":{"instrument":"loopback","method":"echo","arguments":{"value":1}}}"#.utf8)
+    func call() async -> Int {
+        switch dispatcher.handle(request, from: session) {
+        case .now(let response): return response?.count ?? 0
+        case .later(let work): return await work()?.count ?? 0
+        case .laterThen(let work): return await work().response?.count ?? 0
+        }
+    }
+    var sink = 0
+    for _ in 0..<2_000 { sink &+= await call() }
+    let rounds = 100_000
+    var samples = LatencySamples(capacity: rounds)
+    let start = ContinuousClock.now
+    for _ in 0..<rounds {
+        let t0 = ContinuousClock.now
+        sink &+= await call()
+        samples.add(ContinuousClock.now - t0)
+    }
+    let seconds = (ContinuousClock.now - start).seconds
+    precondition(sink > 0)
+    let p50 = samples.percentile(0.5)
+    return BenchmarkResult(
+        bench: "wire.dispatch", opsPerSecond: Double(rounds) / seconds, p50Microseconds: p50,
+        p99Microseconds: samples.percentile(0.99), target: "part of wire.echo's server CPU <= 20 us/call", met: p50 <= 10)
 }

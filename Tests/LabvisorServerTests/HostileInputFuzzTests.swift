@@ -103,6 +103,44 @@ struct HostileInputFuzzTests {
         }
     }
 
+    /// The hot methods' params read past `Codable` (`WireMethod.params(fromTree:)`) agree with
+    /// `Codable` on every input: the same value when both read it, and no value where `Codable`
+    /// refuses (so errors keep `Codable`'s message); their results' trees are `Codable`'s.
+    @Test func hotMethodTreeForms() async throws {
+        @Sendable func agree<Method: WireMethod>(_ method: Method.Type, _ tree: JSONValue) throws where Method.Params: Equatable {
+            let fast = Method.params(fromTree: tree)
+            let slow = try? JSONValueDecoder().decode(Method.Params.self, from: tree)
+            if let fast, fast != slow {
+                throw LabvisorError(.invalidArgument, "\(Method.name): the tree form read \(tree) as \(fast), Codable as \(String(describing: slow))")
+            }
+        }
+        let results: [(JSONValue?, JSONValue)] = [
+            (InvokeMethod.tree(of: .init(value: ["x": 1.5, "ok": true])), try JSONValueEncoder().encode(InvokeMethod.Result(value: ["x": 1.5, "ok": true]))),
+            (InvokeMethod.tree(of: .init(value: .null)), try JSONValueEncoder().encode(InvokeMethod.Result(value: .null))),
+            (InvokeMethod.tree(of: .init(call: 7)), try JSONValueEncoder().encode(InvokeMethod.Result(call: 7))),
+            (GetProperty.tree(of: .init(value: "on")), try JSONValueEncoder().encode(GetProperty.Result(value: "on"))),
+            (SetProperty.tree(of: Empty()), try JSONValueEncoder().encode(Empty())),
+        ]
+        for (fast, slow) in results { #expect(fast == slow) }
+        try await DedicatedThread.run(.background) {
+            var fuzzer = MutationFuzzer(
+                seed: 0x7EE,
+                texts: [
+                    #"{"instrument":"stage-x","method":"moveTo","arguments":{"mm":12.5},"timeout":30,"oneway":false,"leaseToken":"6f1c"}"#,
+                    #"{"instrument":"loopback","method":"echo","arguments":{"value":1}}"#,
+                    #"{"instrument":"heater-1","property":"setpoint","value":40,"timeout":null,"leaseToken":null}"#,
+                    #"{"instrument":"heater-1","property":"temperature","timeout":2.5}"#,
+                ],
+                tokens: ["null", "true", "1", "1.5", "\"\"", "{}", "[]", "\"timeout\"", "\"oneway\"", "\"arguments\"", "\"value\"", "\"leaseToken\""])
+            try fuzzer.run(iterations: Self.iterations) { bytes in
+                guard let tree = try? JSONParser.parse(bytes) else { return }
+                try agree(InvokeMethod.self, tree)
+                try agree(GetProperty.self, tree)
+                try agree(SetProperty.self, tree)
+            }
+        }
+    }
+
     @Test func requirementQueries() async throws {
         try await DedicatedThread.run(.background) {
             var fuzzer = MutationFuzzer(

@@ -18,12 +18,17 @@ public enum WireJSON {
     /// The bytes of a success response (`RPCResponse(id:result:)`), the envelope written
     /// directly: only `result` goes through `Codable`.
     public static func encodeResponse<Result: Encodable>(id: RequestID?, result: Result) throws -> [UInt8] {
+        encodeResponse(id: id, resultTree: try JSONValueEncoder().encode(result))
+    }
+
+    /// The bytes of a success response whose result is already a tree.
+    public static func encodeResponse(id: RequestID?, resultTree: JSONValue) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(96)
         output.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
         JSONWriter.write(id?.json ?? .null, into: &output)
         output.append(contentsOf: #","result":"#.utf8)
-        JSONWriter.write(try JSONValueEncoder().encode(result), into: &output)
+        JSONWriter.write(resultTree, into: &output)
         output.append(UInt8(ascii: "}"))
         return output
     }

@@ -53,6 +53,22 @@ public enum InvokeMethod: WireMethod {
     ]
     public static let exampleParams = Params(instrument: "heater-1", method: "rampTo", arguments: ["celsius": 40], timeout: 30)
     public static let exampleResult = Result(value: 39.6)
+
+    public static func params(fromTree tree: JSONValue) -> Params? {
+        guard case .object(let members) = tree, case .string(let instrument)? = members["instrument"],
+            case .string(let method)? = members["method"], case .object(let arguments)? = members["arguments"],
+            let timeout = WireTree.optionalNumber(members["timeout"]), let oneway = WireTree.optionalBool(members["oneway"]),
+            let leaseToken = WireTree.optionalString(members["leaseToken"])
+        else { return nil }
+        return Params(instrument: instrument, method: method, arguments: arguments, timeout: timeout, oneway: oneway, leaseToken: leaseToken)
+    }
+
+    public static func tree(of result: Result) -> JSONValue? {
+        var members: [String: JSONValue] = [:]
+        if let value = result.value { members["value"] = value }
+        if let call = result.call { members["call"] = .int(call) }
+        return .object(members)
+    }
 }
 
 /// `instrument.get`: reads a property.
@@ -84,6 +100,15 @@ public enum GetProperty: WireMethod {
     public static let errors: [ErrorCode] = [.notFound, .deadlineExceeded, .timeout, .deviceGone, .driverFault]
     public static let exampleParams = Params(instrument: "heater-1", property: "temperature")
     public static let exampleResult = Result(value: 23.5)
+
+    public static func params(fromTree tree: JSONValue) -> Params? {
+        guard case .object(let members) = tree, case .string(let instrument)? = members["instrument"],
+            case .string(let property)? = members["property"], let timeout = WireTree.optionalNumber(members["timeout"])
+        else { return nil }
+        return Params(instrument: instrument, property: property, timeout: timeout)
+    }
+
+    public static func tree(of result: Result) -> JSONValue? { ["value": result.value] }
 }
 
 /// `instrument.set`: writes a property.
@@ -117,4 +142,47 @@ public enum SetProperty: WireMethod {
     ]
     public static let exampleParams = Params(instrument: "heater-1", property: "setpoint", value: 40)
     public static let exampleResult = Empty()
+
+    public static func params(fromTree tree: JSONValue) -> Params? {
+        // A `null` value is refused by `Codable` (a non-optional member): left to it.
+        guard case .object(let members) = tree, case .string(let instrument)? = members["instrument"],
+            case .string(let property)? = members["property"], let value = members["value"], value != .null,
+            let timeout = WireTree.optionalNumber(members["timeout"]), let leaseToken = WireTree.optionalString(members["leaseToken"])
+        else { return nil }
+        return Params(instrument: instrument, property: property, value: value, timeout: timeout, leaseToken: leaseToken)
+    }
+
+    public static func tree(of result: Empty) -> JSONValue? { .object([:]) }
+}
+
+/// Reading optional members of a request's tree the way `Codable` does: `.some(nil)` for
+/// absent or `null`, `nil` when the member has another type (left to `Codable`).
+enum WireTree {
+    /// The member's number, or nil for absent and `null`.
+    static func optionalNumber(_ member: JSONValue?) -> Double?? {
+        switch member {
+        case nil, .null?: .some(nil)
+        case .int(let number)?: Double(number)
+        case .double(let number)?: number
+        default: nil
+        }
+    }
+
+    /// The member's boolean, or nil for absent and `null`.
+    static func optionalBool(_ member: JSONValue?) -> Bool?? {
+        switch member {
+        case nil, .null?: .some(nil)
+        case .bool(let flag)?: flag
+        default: nil
+        }
+    }
+
+    /// The member's string, or nil for absent and `null`.
+    static func optionalString(_ member: JSONValue?) -> String?? {
+        switch member {
+        case nil, .null?: .some(nil)
+        case .string(let text)?: text
+        default: nil
+        }
+    }
 }

@@ -15,6 +15,20 @@ public protocol WireMethod: Sendable {
     static var exampleParams: Params { get }
     /// An example of the result, for `docs/wire.md`.
     static var exampleResult: Result { get }
+    /// `Params` read straight from a request's tree, past `Codable`: the hot methods
+    /// (`instrument.invoke`, `get`, `set`, what an experiment calls in its loops) implement
+    /// it. `nil` means "decode with `Codable`", and is the answer for anything but the plain
+    /// well-formed shape, so malformed params get `Codable`'s one kind of error message.
+    static func params(fromTree tree: JSONValue) -> Params?
+    /// `result` as a tree, past `Codable`, for the hot methods; `nil`: encode with `Codable`.
+    static func tree(of result: Result) -> JSONValue?
+}
+
+extension WireMethod {
+    /// `Codable` decodes the params of most methods.
+    public static func params(fromTree tree: JSONValue) -> Params? { nil }
+    /// `Codable` encodes the results of most methods.
+    public static func tree(of result: Result) -> JSONValue? { nil }
 }
 
 /// A notification the server sends (events, stream frames).

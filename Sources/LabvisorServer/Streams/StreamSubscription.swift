@@ -123,6 +123,9 @@ final class StreamSubscription: Sendable {
             return
         }
         reader?.resume(returning: .end(end))
+        // `stream.close` answers only after this returns: detach now, so `stream.status`
+        // right after the answer no longer lists it (the writer still sends `stream.ended`).
+        if case .closed = end { finishOnce() }
     }
 
     /// What `stream.status` reports.

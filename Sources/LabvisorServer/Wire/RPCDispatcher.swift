@@ -178,6 +178,7 @@ public struct RPCDispatcher: Sendable {
     // MARK: - Encoding
 
     private static func decodeParams<Method: WireMethod>(_ method: Method.Type, _ params: JSONValue) throws(LabvisorError) -> Method.Params {
+        if let params = Method.params(fromTree: params) { return params }
         do {
             return try JSONValueDecoder().decode(Method.Params.self, from: params)
         } catch {
@@ -196,7 +197,7 @@ public struct RPCDispatcher: Sendable {
         } catch {
             result = .failure(error)
         }
-        return id == nil ? nil : serialize(id, result)
+        return id == nil ? nil : serialize(id, method, result)
     }
 
     /// Runs `body` and encodes its response; with an observer in `observed`, tells it the
@@ -218,14 +219,18 @@ public struct RPCDispatcher: Sendable {
         if let started, let observed {
             observed.0?.callEnded(observed.1, error: failure, duration: .now - started)
         }
-        return id == nil ? nil : serialize(id, result)
+        return id == nil ? nil : serialize(id, method, result)
     }
 
     /// The response's bytes: the result's (envelope written directly), or the error's.
-    private static func serialize<Value: Encodable>(_ id: RequestID?, _ result: Result<Value, any Error>) -> [UInt8] {
+    private static func serialize<Method: WireMethod>(
+        _ id: RequestID?, _ method: Method.Type, _ result: Result<Method.Result, any Error>
+    ) -> [UInt8] {
         do {
             switch result {
-            case .success(let value): return try WireJSON.encodeResponse(id: id, result: value)
+            case .success(let value):
+                if let tree = Method.tree(of: value) { return WireJSON.encodeResponse(id: id, resultTree: tree) }
+                return try WireJSON.encodeResponse(id: id, result: value)
             case .failure(let error): return try WireJSON.encode(RPCResponse<Empty>(id: id, error: labvisorError(error)))
             }
         } catch {
