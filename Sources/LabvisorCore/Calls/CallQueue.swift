@@ -192,7 +192,7 @@ public final class CallQueue: Sendable {
         if ticket.mustWait {
             try await waitForTurn(ticket, method: method, timeout: timeout, deadline: deadline)
         }
-        let outcome = await withInterruption(ticket.interruption, deadline: deadline, body)
+        let outcome = await withInterruption(ticket.interruption, deadline: deadline, inline: RequestTask.current, body)
         passTurn()
         switch outcome.signal {
         case .completed:

@@ -18,6 +18,7 @@ public final class Interruption: Sendable {
     private enum State {
         case armed
         case waiting(WaitContinuation<InterruptSignal, Never>)
+        case watched(@Sendable (InterruptSignal) -> Void)
         case fired(InterruptSignal)
     }
 
@@ -29,22 +30,47 @@ public final class Interruption: Sendable {
     /// Fires the signal. Returns whether this call was the first (and so decided the signal).
     @discardableResult
     public func fire(_ signal: InterruptSignal) -> Bool {
-        let waiter: WaitContinuation<InterruptSignal, Never>?
-        let first: Bool
-        (waiter, first) = state.withLock { state in
+        enum Told {
+            case nobody, waiter(WaitContinuation<InterruptSignal, Never>), watcher(@Sendable (InterruptSignal) -> Void)
+        }
+        let (told, first) = state.withLock { state -> (Told, Bool) in
             switch state {
             case .armed:
                 state = .fired(signal)
-                return (nil, true)
+                return (.nobody, true)
             case .waiting(let continuation):
                 state = .fired(signal)
-                return (continuation, true)
+                return (.waiter(continuation), true)
+            case .watched(let action):
+                state = .fired(signal)
+                return (.watcher(action), true)
             case .fired:
-                return (nil, false)
+                return (.nobody, false)
             }
         }
-        waiter?.resume(returning: signal)
+        switch told {
+        case .nobody: break
+        case .waiter(let continuation): continuation.resume(returning: signal)
+        case .watcher(let action): action(signal)
+        }
         return first
+    }
+
+    /// Runs `action` with the signal when it fires (at once if it has). Instead of `wait()`:
+    /// one of the two, once.
+    func whenFired(_ action: @escaping @Sendable (InterruptSignal) -> Void) {
+        let fired: InterruptSignal? = state.withLock { state in
+            switch state {
+            case .armed:
+                state = .watched(action)
+                return nil
+            case .fired(let signal):
+                return signal
+            case .waiting, .watched:
+                preconditionFailure("Interruption watched twice")
+            }
+        }
+        if let fired { action(fired) }
     }
 
     /// The signal it fired with, if it has.
@@ -62,7 +88,7 @@ public final class Interruption: Sendable {
                     return nil
                 case .fired(let signal):
                     return signal
-                case .waiting:
+                case .waiting, .watched:
                     preconditionFailure("Interruption.wait() called twice")
                 }
             }
@@ -89,11 +115,19 @@ public struct InterruptibleOutcome<Value: Sendable>: Sendable {
 /// case costs one suspension: the caller resumes as soon as the body has stored its result,
 /// without joining the task, which ends on its own right after. (A group child cost a second
 /// suspension for the join; `labvisor-bench calls.dispatch` measures this path.)
+///
+/// With `request`, the current wire request's task (`RequestTask.current`), the body runs
+/// inline in it instead, and anything but the body finishing cancels that task.
 public func withInterruption<Value: Sendable>(
     _ interruption: Interruption,
     deadline: ContinuousClock.Instant? = nil,
+    inline request: RequestTask? = nil,
     _ body: @escaping @Sendable () async throws -> Value
 ) async -> InterruptibleOutcome<Value> {
+    if let request, request.claim() {
+        defer { request.unclaim() }
+        return await withInterruptionInline(interruption, deadline: deadline, request: request, body)
+    }
     let slot = ResultSlot<Value>()
     let task = Task {
         let outcome: Result<Value, any Error>
@@ -113,6 +147,32 @@ public func withInterruption<Value: Sendable>(
         await task.value
     }
     return InterruptibleOutcome(signal: signal, result: slot.value.withLock { $0 }!)
+}
+
+/// `withInterruption` for a body run in `request`'s own task.
+private func withInterruptionInline<Value: Sendable>(
+    _ interruption: Interruption, deadline: ContinuousClock.Instant?, request: RequestTask,
+    _ body: @escaping @Sendable () async throws -> Value
+) async -> InterruptibleOutcome<Value> {
+    interruption.whenFired { signal in
+        if signal != .completed { request.cancel() }
+    }
+    let timer = deadline.map { DeadlineScheduler.shared.schedule(at: $0) { interruption.fire(.deadline) } }
+    let result: Result<Value, any Error>
+    do {
+        // Calls the body makes run the usual way: only this one owns the request's task.
+        result = .success(
+            try await withTaskCancellationHandler {
+                try await RequestTask.$current.withValue(nil) { try await body() }
+            } onCancel: {
+                interruption.fire(.cancelled)
+            })
+    } catch {
+        result = .failure(error)
+    }
+    interruption.fire(.completed)
+    if let timer { DeadlineScheduler.shared.cancel(timer) }
+    return InterruptibleOutcome(signal: interruption.firedSignal ?? .completed, result: result)
 }
 
 /// Carries the body's result to the caller.

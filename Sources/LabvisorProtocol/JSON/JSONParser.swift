@@ -99,7 +99,8 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
         guard depth <= Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
         index += 1  // {
-        var members: [String: JSONValue] = [:]
+        // Room for a request's envelope or params without growing (a resize per member otherwise).
+        var members = [String: JSONValue](minimumCapacity: 6)
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             index += 1

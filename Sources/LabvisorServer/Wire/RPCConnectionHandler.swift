@@ -83,8 +83,9 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
                 return
             }
             let channel = context.channel
+            let request = RequestTask()
             let task = Task { [state] in
-                let (response, then) = await work()
+                let (response, then) = await request.run { await work() }
                 if let response {
                     channel.writeAndFlush(channel.allocator.frame(response), promise: nil)
                 }
@@ -94,6 +95,7 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
                     if state.tasks.removeValue(forKey: key) == nil { state.endedEarly.insert(key) }
                 }
             }
+            request.setCancel { task.cancel() }
             let cancelNow = state.withLock { state -> Bool in
                 if state.endedEarly.remove(key) != nil { return false }
                 state.tasks[key] = task
