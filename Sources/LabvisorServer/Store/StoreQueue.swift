@@ -79,8 +79,11 @@ final class StoreQueue: Sendable {
     /// Records dropped because the queue was full, since it was created.
     var dropped: Int { state.withLock { $0.dropped } }
 
+    /// Whether `finish()` was called.
+    var isFinished: Bool { state.withLock { $0.finished } }
+
     /// A batch if records are queued; `[]` if finished and empty; nil if the writer must wait.
-    private func take(limit: Int) -> [StoreRecord]? {
+    func take(limit: Int) -> [StoreRecord]? {
         state.withLock { state -> [StoreRecord]? in
             if state.records.isEmpty { return state.finished ? [] : nil }
             let count = min(limit, state.records.count)

@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// - Instrument events (`instrumentAdded`, `stateChanged`) come from an `EventBus`
 ///   subscription taken when the service is created, so nothing published before `run()`
 ///   is missed.
-/// - One task writes what has gathered, up to `batchSize` records per transaction.
+/// - One task writes what has gathered over `gatherWindow` after the first record, up to
+///   `batchSize` records per transaction.
 /// - On graceful shutdown it queues the events still buffered, writes everything queued,
 ///   then returns; on cancellation it writes what is queued. Put
 ///   it first in the group's services: the group shuts services down in reverse order, so
@@ -26,6 +27,8 @@ public final class StoreService: Service, Sendable {
     public let store: StateStore
     /// The most records per transaction.
     public let batchSize: Int
+    /// How long the writer gathers records after the first before it writes them.
+    public let gatherWindow: Duration
     private let queue: StoreQueue
     private let subscription: EventSubscription
     private let endings = LockedState<Set<Ending>>([])
@@ -35,9 +38,13 @@ public final class StoreService: Service, Sendable {
     ///
     /// - Parameters:
     ///   - queueCapacity: records waiting at most (past it the oldest are dropped and logged).
-    public init(store: StateStore, events: EventBus, batchSize: Int = 256, queueCapacity: Int = 100_000, logger: Logger) {
+    public init(
+        store: StateStore, events: EventBus, batchSize: Int = 256, gatherWindow: Duration = .milliseconds(50), queueCapacity: Int = 100_000,
+        logger: Logger
+    ) {
         self.store = store
         self.batchSize = max(1, batchSize)
+        self.gatherWindow = gatherWindow
         self.queue = StoreQueue(capacity: queueCapacity)
         self.subscription = events.subscribe(EventFilter(kinds: [.instrumentAdded, .stateChanged]), bufferSize: 16_384)
         self.logger = logger
@@ -124,13 +131,19 @@ public final class StoreService: Service, Sendable {
     /// Writes batches until the queue is finished and drained.
     private func writeUntilFinished() async {
         while true {
-            let batch = await queue.next(limit: batchSize)
+            var batch = await queue.next(limit: batchSize)
             if batch.isEmpty { return }
+            // Records come in bursts (a lease ends per call of a script's loop): gather for a
+            // moment, so a transaction carries many, not one each.
+            if batch.count < batchSize, !queue.isFinished, (try? await Task.sleep(for: gatherWindow)) != nil {
+                batch += queue.take(limit: batchSize - batch.count) ?? []
+            }
             // In a task of its own: a cancelled service still writes its last batches (GRDB's
             // async access refuses to start in a cancelled task).
             let store = self.store
+            let gathered = batch
             do {
-                try await Task { try await store.write(batch) }.value
+                try await Task { try await store.write(gathered) }.value
             } catch {
                 logger.error("state store: \(error) (\(batch.count) records lost)")
             }
