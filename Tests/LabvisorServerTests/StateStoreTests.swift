@@ -27,7 +27,6 @@ struct StateStoreTests {
         #expect(FileManager.default.fileExists(atPath: store.path))
         #expect(try store.appliedMigrations() == ["v1"])
         #expect(try store.journalMode() == "wal")
-        #expect(try store.synchronousMode() == 1, "NORMAL: no fsync per commit; kill -9 loses nothing committed")
         #expect(try await store.allocations(HistoryQuery()).isEmpty)
         store.close()
     }

@@ -29,13 +29,6 @@ public final class StateStore: Sendable {
         configuration.foreignKeysEnabled = true
         // A writer that finds the database locked by another process waits a little.
         configuration.busyMode = .timeout(5)
-        // WAL with synchronous=NORMAL: a commit appends to the log without an fsync (the
-        // checkpoints sync). Committed records survive the daemon's crash or kill -9 (the
-        // kernel has them); a power cut may lose the last transactions. FULL cost an fsync
-        // per batch on the disk the lab PC's other work uses (docs/operations.md).
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try StoreSchema.migrator.migrate(pool)
@@ -63,15 +56,6 @@ public final class StateStore: Sendable {
             return try pool.read { db in try StoreSchema.migrator.appliedIdentifiers(db) }.sorted()
         } catch {
             throw Self.failure("cannot read the migrations of \(path)", error)
-        }
-    }
-
-    /// The `synchronous` setting in force (1: NORMAL).
-    public func synchronousMode() throws(LabvisorError) -> Int {
-        do {
-            return try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
-        } catch {
-            throw Self.failure("cannot read the synchronous setting of \(path)", error)
         }
     }
 
