@@ -90,9 +90,10 @@ public final class LabvisorConnection: Sendable {
         let channel = self.channel
         let frames = self.frames
         let response = try await pending.wait(id: id, deadline: timeout.map { ContinuousClock.now + $0 }) {
-            channel.writeAndFlush(channel.allocator.frame(payload), promise: nil)
-            // A connection held back for a full frame queue must read on to get the response.
+            // One hop to the event loop per call (a wake-up of its thread), not one per step.
             channel.eventLoop.execute {
+                channel.writeAndFlush(channel.allocator.frame(payload), promise: nil)
+                // A connection held back for a full frame queue must read on to get the response.
                 if frames.resumeForResponse() { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
             }
         }
