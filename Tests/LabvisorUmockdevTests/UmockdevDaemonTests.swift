@@ -47,6 +47,56 @@ import Testing
         node.hangUp()
     }
 
+    /// The USB camera path of the daemon under umockdev: the simulated UVC camera is a USB
+    /// device of this process's testbed (its usbdevfs ioctls answered here); the daemon, a
+    /// child sharing the testbed, discovers it through udev, binds the pinned name, opens it
+    /// through libusb (uvcvideo detached), and streams its frames to the client.
+    @Test func aUVCCameraIsDiscoveredOpenedThroughLibusbAndStreamsFrames() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UmockdevDaemonTests") else { return }
+        let testbed = try UmockdevTestbed()
+        let simulation = try ReferenceDrivers.usbSimulators.entry("uvc-camera").make()
+        let device = try SimulatedUSBDevice(
+            testbed: testbed, descriptors: simulation.descriptors, behavior: simulation.behavior, bus: 1, address: 7, port: 3,
+            kernelDrivers: simulation.kernelDrivers)
+        let camera = "camera-u"
+        let daemon = try Daemon(
+            configuration: """
+                [daemon]
+                drivers = ["\(Self.root.appendingPathComponent("drivers").path)"]
+                [[instrument]]
+                name = "\(camera)"
+                driver = "uvc-camera"
+                serial = "\(simulation.descriptors.serialNumber ?? "")"
+                """)
+        defer { daemon.kill() }
+        do {
+            let client = try await daemon.connect()
+            let listed = try await eventually("\(camera) listed") { try await client.list().first { $0.name == camera } }
+            #expect(listed.identity?.serial == simulation.descriptors.serialNumber)
+            #expect(listed.simulated == false, "to the daemon it is a USB device like any other")
+            let lease = try await client.acquire([camera])
+            let frames = try await client.frames(instrument: camera, queue: 4)
+            _ = try await client.invoke(camera, "startStreaming", ["format": "GREY", "width": 640, "height": 480], timeout: .seconds(30))
+            var sequences: [UInt64] = []
+            for _ in 0..<3 {
+                let frame = try #require(try await frames.next(timeout: .seconds(20)), "a frame within 20 s")
+                #expect(frame.width == 640 && frame.height == 480 && frame.format == "GREY")
+                #expect(frame.bytes.count == 640 * 480)
+                sequences.append(frame.sequence)
+            }
+            #expect(sequences == sequences.sorted() && Set(sequences).count == 3)
+            #expect(device.claimedInterfaces.contains(1), "the daemon claimed the streaming interface through libusb")
+            try await frames.close()
+            _ = try await client.invoke(camera, "stopStreaming", timeout: .seconds(30))
+            try await client.release(lease)
+            await client.close()
+            #expect(try await daemon.stop() == 0, "\(daemon.logText)")
+        } catch {
+            Issue.record("labvisord's log:\n\(daemon.logText)")
+            throw error
+        }
+    }
+
     private func run(_ daemon: Daemon, node: MockSerialNode, simulated: SerialPort, testbed: UmockdevTestbed) async throws {
         let client = try await daemon.connect()
 
