@@ -58,7 +58,8 @@ def test_default_socket_rule_without_variables():
 def test_parse_endpoint(url, expected):
     assert labvisor.parse_endpoint(url) == expected
     assert str(expected).startswith(("unix://", "tcp://", "tls://"))
-    assert labvisor.parse_endpoint(str(expected)) == expected
+    if expected.path is None or expected.path.startswith("/"):
+        assert labvisor.parse_endpoint(str(expected)) == expected
 
 
 @pytest.mark.parametrize("url", ["unix://relative", "tcp://host", "tcp://host:0", "tls://:7420", "http://x"])
