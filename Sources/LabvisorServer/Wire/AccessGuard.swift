@@ -25,7 +25,8 @@ struct AccessGuard: Sendable {
         do {
             return AuthenticateSession.Result(identity: "\(try access.authenticate(token: params.token))")
         } catch {
-            audit("authenticationFailed", target: "session", detail: error.message)
+            // A listener without tokens (the unix socket) has no token to guess.
+            if access.tokens != nil { audit("authenticationFailed", target: "session", detail: error.message) }
             throw error
         }
     }
