@@ -18,9 +18,11 @@ public final class Labvisor: Sendable {
         self.connection = connection
     }
 
-    /// Connects to the daemon at `endpoint` (default: `LABVISOR_URL`, else the local socket).
-    public static func connect(to endpoint: Endpoint? = nil) async throws -> Labvisor {
-        Labvisor(connection: try await LabvisorConnection.connect(to: endpoint))
+    /// Connects to the daemon at `endpoint` (default: `LABVISOR_URL`, else the local socket),
+    /// on TCP with `credentials` (default: `LABVISOR_TOKEN`, `LABVISOR_CA`, `LABVISOR_CERT`,
+    /// `LABVISOR_KEY`).
+    public static func connect(to endpoint: Endpoint? = nil, credentials: ClientCredentials? = nil) async throws -> Labvisor {
+        Labvisor(connection: try await LabvisorConnection.connect(to: endpoint, credentials: credentials))
     }
 
     /// The daemon's status.

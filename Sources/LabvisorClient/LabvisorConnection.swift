@@ -2,6 +2,7 @@ import Foundation
 import LabvisorProtocol
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One connection to `labvisord`: framed JSON-RPC requests, answered in any order and
 /// matched by id. Safe to use from many tasks at once. When the connection ends, pending and
@@ -20,19 +21,35 @@ public final class LabvisorConnection: Sendable {
         self.frames = frames
     }
 
-    /// Connects to `endpoint` (default: `Endpoint.fromEnvironment()`).
+    /// Connects to `endpoint` (default: `Endpoint.fromEnvironment()`); on TCP, with
+    /// `credentials` (default: `ClientCredentials.fromEnvironment()`): TLS trusting their CA,
+    /// their client certificate, and their token sent as `session.authenticate` first.
     ///
-    /// - Throws: `unavailable` naming the endpoint when nothing listens there.
-    public static func connect(to endpoint: Endpoint? = nil, timeout: Duration = .seconds(5)) async throws -> LabvisorConnection {
+    /// - Throws: `unavailable` naming the endpoint when nothing listens there or the TLS
+    ///   handshake fails; `unauthenticated` for a token the daemon refuses; `invalidArgument`
+    ///   for unusable certificate files.
+    public static func connect(
+        to endpoint: Endpoint? = nil, timeout: Duration = .seconds(5), credentials: ClientCredentials? = nil
+    ) async throws -> LabvisorConnection {
         let endpoint = try endpoint ?? Endpoint.fromEnvironment()
+        let credentials = credentials ?? ClientCredentials.fromEnvironment()
         let pending = PendingRequests(endpoint: endpoint)
         let frames = FrameRouter()
+        var tls: (context: NIOSSLContext, serverName: String?)?
+        if case .tls(let host, _) = endpoint {
+            // SNI and host name checks need a name; an IP address is checked against the certificate's IP entries.
+            let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+            tls = (try credentials.tlsContext(), isAddress ? nil : host)
+        }
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             // Reads grow up to 1 MiB for stream frames (NIO's default stops at 64 KiB: 128 reads per 8 MiB frame).
             .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
             .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ResponseHandler(pending: pending, frames: frames))
                 }
@@ -41,9 +58,20 @@ public final class LabvisorConnection: Sendable {
             let channel: any Channel
             switch endpoint {
             case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
-            case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
+            case .tcp(let host, let port), .tls(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
             }
-            return LabvisorConnection(endpoint: endpoint, channel: channel, pending: pending, frames: frames)
+            let connection = LabvisorConnection(endpoint: endpoint, channel: channel, pending: pending, frames: frames)
+            if case .unix = endpoint {} else if let token = credentials.token {
+                do {
+                    _ = try await connection.call(AuthenticateSession.self, .init(token: token), timeout: timeout)
+                } catch {
+                    await connection.close()
+                    throw error
+                }
+            }
+            return connection
+        } catch let error as LabvisorError where error.code == .unauthenticated {
+            throw error
         } catch {
             throw LabvisorError(
                 .unavailable, "cannot connect to labvisord at \(endpoint): \(error) (is the daemon running? LABVISOR_URL sets where to look)",

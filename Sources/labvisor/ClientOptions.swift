@@ -4,8 +4,22 @@ import LabvisorClient
 
 /// Options every command that talks to the daemon shares.
 struct ClientOptions: ParsableArguments {
-    @Option(name: .customLong("connect"), help: "The daemon's URL (unix:///PATH or tcp://HOST:PORT); default LABVISOR_URL, else the local socket.")
+    @Option(
+        name: .customLong("connect"),
+        help: "The daemon's URL (unix:///PATH, tls://HOST:PORT, or tcp://HOST:PORT for a plain loopback listener); default LABVISOR_URL, else the local socket.")
     var url: String?
+
+    @Option(help: "The bearer token for a TCP listener (default LABVISOR_TOKEN; prefer the variable: arguments are visible to other users).")
+    var token: String?
+
+    @Option(help: "The CA certificate (PEM) the daemon's TLS certificate must chain to (default LABVISOR_CA, else the system's roots).")
+    var ca: String?
+
+    @Option(help: "A client certificate (PEM) for a listener that requires one (default LABVISOR_CERT); with --key.")
+    var cert: String?
+
+    @Option(help: "The client certificate's private key (PEM) (default LABVISOR_KEY).")
+    var key: String?
 
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -15,7 +29,12 @@ struct ClientOptions: ParsableArguments {
     func run(_ body: (Labvisor) async throws -> Void) async throws {
         do {
             let endpoint = try url.map { (url) throws(LabvisorError) in try Endpoint.parse(url) }
-            let labvisor = try await Labvisor.connect(to: endpoint)
+            var credentials = ClientCredentials.fromEnvironment()
+            credentials.token = token ?? credentials.token
+            credentials.caFile = ca ?? credentials.caFile
+            credentials.certificateFile = cert ?? credentials.certificateFile
+            credentials.keyFile = key ?? credentials.keyFile
+            let labvisor = try await Labvisor.connect(to: endpoint, credentials: credentials)
             defer { Task { await labvisor.close() } }
             try await body(labvisor)
         } catch let error as LabvisorError {  // Labvisor errors get the documented form; others propagate
@@ -24,12 +43,14 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    /// 0 ok, 2 usage, 3 not found, 4 locked or timed out, 5 instrument or driver error, 1 else.
+    /// 0 ok, 2 usage, 3 not found, 4 locked or timed out, 5 instrument or driver error,
+    /// 6 permission denied or unauthenticated, 1 else.
     static func exitCode(for code: ErrorCode) -> Int32 {
         switch code {
         case .notFound, .unknownMethod: 3
         case .locked, .timeout, .deadlineExceeded: 4
         case .deviceGone, .driverFault, .invalidArgument, .leaseRequired, .leaseRevoked: 5
+        case .permissionDenied, .unauthenticated: 6
         default: 1
         }
     }

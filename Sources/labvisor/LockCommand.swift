@@ -41,6 +41,10 @@ struct LockCommand: AsyncParsableCommand {
             defer { Task { try? await labvisor.release(lease) } }
             var environment = ProcessInfo.processInfo.environment
             environment["LABVISOR_URL"] = labvisor.connection.endpoint.description
+            // A TCP daemon: the child reaches it with the same credentials.
+            for (name, value) in [("LABVISOR_TOKEN", options.token), ("LABVISOR_CA", options.ca), ("LABVISOR_CERT", options.cert), ("LABVISOR_KEY", options.key)] {
+                if let value { environment[name] = value }
+            }
             environment["LABVISOR_LEASE"] = lease.token
             environment["LABVISOR_INSTRUMENTS"] = lease.instruments.joined(separator: ",")
             status = try await Self.runCommand(command, environment: environment)

@@ -52,13 +52,34 @@ struct Labvisord: AsyncParsableCommand {
                 + "the history is kept in memory only (the usual case for --demo)."))
     var stateDirectory: String?
 
+    @Option(
+        name: .customLong("hash-token"),
+        help: ArgumentHelp(
+            "Read a bearer token from standard input and print its tokens-file line (NAME:SHA256HEX), then exit.",
+            valueName: "name"))
+    var hashToken: String?
+
     func run() async throws {
+        if let hashToken {
+            guard let token = readLine(strippingNewline: true), !token.isEmpty else {
+                throw ValidationError("--hash-token: give the token on standard input (e.g. `openssl rand -hex 32 | tee token | labvisord --hash-token NAME`)")
+            }
+            print(TokenFile.line(name: hashToken, token: token))
+            return
+        }
         if let checkConfig {
             let (configuration, manifests) = try Self.load(checkConfig, drivers: drivers)
             print("\(checkConfig): ok: \(configuration.instruments.count) instruments, \(manifests.count) driver manifests")
             for instrument in configuration.instruments {
                 let how = instrument.simulate.map { "simulated (\($0))" } ?? instrument.pin.map { "pinned (\($0.selector))" } ?? ""
                 print("  \(instrument.name): \(instrument.driver), \(how)")
+            }
+            if let tcp = configuration.tcp {
+                let how = tcp.insecure ? "plain TCP (insecure, loopback)" : "TLS" + (tcp.tls?.clientCA != nil ? ", client certificates required" : "")
+                print("  tcp \(tcp.address): \(how), \(tcp.tokens?.names.count ?? 0) tokens")
+            }
+            if !configuration.access.isOpen {
+                print("  access lists: [access] \(configuration.access.defaults.count), instruments \(configuration.access.instruments.keys.sorted().joined(separator: ", "))")
             }
             return
         }
@@ -101,7 +122,7 @@ struct Labvisord: AsyncParsableCommand {
         let server = RPCServer(
             supervisor: supervisor, socketPath: socketPath,
             limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
-            demo: demo, calls: metrics, simulators: simulators, logger: logger)
+            demo: demo, calls: metrics, simulators: simulators, access: configuration.access, tcp: configuration.tcp, logger: logger)
         let liveness: [LivenessProbe] = [.supervisor(supervisor), .eventLoops()]
         let monitoring = try (http.map { (text) throws(LabvisorError) in try ListenAddress(parsing: text, key: "--http") } ?? configuration.http)
             .map { MonitoringHTTPServer(address: $0, supervisor: supervisor, metrics: metrics, liveness: liveness, logger: logger) { server.clientCount } }

@@ -73,6 +73,22 @@ struct DaemonConfigurationTests {
         BadCase(text: "[daemon\n", key: "", line: 1, reason: "TOML syntax"),
         BadCase(text: "[daemon]\nstate_dir = 5\n", key: "daemon.state_dir", line: 2, reason: "expected a string"),
         BadCase(text: "[daemon]\nstate_dir = \"\"\n", key: "daemon.state_dir", line: 2, reason: "must name a folder"),
+        // The TCP listener: plain TCP only on loopback, never without a way to identify clients.
+        BadCase(
+            text: "[daemon]\ntcp = \"0.0.0.0:7420\"\ninsecure = true\n", key: "daemon.insecure", line: 3,
+            reason: "allowed only on a loopback address"),
+        BadCase(text: "[daemon]\ntcp = \"127.0.0.1:7420\"\n", key: "daemon.tcp", line: 2, reason: "needs TLS"),
+        BadCase(text: "[daemon]\ninsecure = true\n", key: "daemon.insecure", line: 2, reason: "needs tcp"),
+        BadCase(text: "[daemon]\ntcp = \"nowhere\"\ninsecure = true\n", key: "daemon.tcp", line: 2, reason: "is not HOST:PORT"),
+        BadCase(
+            text: "[daemon]\ntcp = \"127.0.0.1:7420\"\n[daemon.tls]\ncertificate = \"/nonexistent/server.pem\"\nkey = \"/nonexistent/server.key\"\n",
+            key: "daemon.tls.certificate", line: 4, reason: "cannot read /nonexistent/server.pem"),
+        // Access lists.
+        BadCase(
+            text: "[[instrument]]\nname = \"a\"\ndriver = \"x\"\nsimulate = \"x\"\ncontrol = [\"bob\"]\n", key: "instrument[0].control",
+            line: 5, reason: "'bob' is not an access entry"),
+        BadCase(text: "[access]\nobserve = [\"who:x\"]\n", key: "access.observe", line: 2, reason: "not an access entry"),
+        BadCase(text: "[access]\nread = [\"*\"]\n", key: "access.read", line: 2, reason: "unknown key"),
     ]
 
     @Test(arguments: bad)

@@ -1,6 +1,6 @@
 /// Finds the line of a key in TOML text (a manifest, a configuration), for error messages. TOMLKit reports source
 /// positions for syntax errors only, not for the keys of a parsed table, so this looks the
-/// key up in the text: `name = ...` inside the right table (`[transport]`, the second
+/// key up in the text: `name = ...` inside the right table (`[transport]`, `[daemon.tls]`, the second
 /// `[[match]]` for "match[1].vendor_id"), or a table header (`[name]`, `[[name]]`) for a
 /// key that names a table. It answers only when exactly one line fits, and knows nothing
 /// of inline tables, dotted keys or quoted keys (then it answers nothing): no line is
@@ -11,8 +11,9 @@ public enum TOMLKeyLocator {
     /// does not read.
     public static func line(of keyPath: String, in text: String) -> Int? {
         var components = keyPath.split(separator: ".").map(Component.init)
-        guard let leaf = components.popLast(), components.count <= 1 else { return nil }
-        let table = components.first
+        guard let leaf = components.popLast(), components.dropLast().allSatisfy({ $0.index == nil }) else { return nil }
+        // A nested table ("daemon.tls.key") is found by its dotted header (`[daemon.tls]`).
+        let table = components.last.map { Component(name: components.map(\.name).joined(separator: "."), index: $0.index) }
         var found: [Int] = []
         var current = Component(name: "", index: nil)
         var arrayCounts: [String: Int] = [:]

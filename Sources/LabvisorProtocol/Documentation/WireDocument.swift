@@ -16,7 +16,22 @@ public enum WireDocument {
             ## Transport and framing
 
             A client connects to the daemon's unix socket (default; see `docs/architecture.md`
-            for the path rule) or TCP port. Each message is one **frame**: a 4-byte big-endian
+            for the path rule) or, when the daemon's configuration opens one, its TCP port:
+            `tls://HOST:PORT` (TLS; the usual case) or `tcp://HOST:PORT` (plain TCP, which the
+            daemon allows only on a loopback address with `insecure = true`). Clients take the
+            URL from `--connect` or `LABVISOR_URL`.
+
+            Identity and access: a unix socket peer is its uid (`SO_PEERCRED`: the user and its
+            groups). A TCP connection is anonymous until it authenticates: by a client
+            certificate the daemon verifies (when it is configured with a client CA: the
+            certificate's common name is the identity `cert:NAME`), or by sending
+            `session.authenticate` with a bearer token as its first request (the token's name
+            in the daemon's tokens file is the identity `token:NAME`). Before that, every other
+            method answers `unauthenticated`. On a plain loopback listener (`insecure = true`)
+            connections are admitted as anonymous callers, who match only `"*"` in access lists
+            (and may still authenticate with a token). Access lists in the configuration say who
+            may observe, control and administer each instrument; a refused request answers
+            `permissionDenied` naming the rule, and the refusal is written to the audit log. Each message is one **frame**: a 4-byte big-endian
             length `N`, then `N` bytes. Frames larger than \(Framing.defaultMaxFrameSize) bytes
             are refused (`resourceExhausted`) and the connection is closed.
 

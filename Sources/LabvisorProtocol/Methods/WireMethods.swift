@@ -2,6 +2,7 @@
 public enum WireMethods {
     /// The methods clients call.
     public static let all: [any WireMethod.Type] = [
+        AuthenticateSession.self,
         DaemonStatus.self,
         ListInstruments.self,
         DescribeInstrument.self,

@@ -26,6 +26,11 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var driverSearchPath: [String] = DaemonConfiguration.defaultDriverSearchPath
     /// The instruments named in the file.
     public var instruments: [InstrumentConfiguration] = []
+    /// The opt-in TCP listener (`[daemon] tcp`); `nil` (the default): unix socket only.
+    public var tcp: TCPListenerConfiguration?
+    /// Who may observe, control and administer what (`[access]` and each instrument's lists);
+    /// empty (the default): everyone who can connect may do everything.
+    public var access = AccessPolicy()
     /// The file it was read from.
     public var file: String?
 
@@ -97,16 +102,27 @@ public struct DaemonConfiguration: Sendable, Hashable {
                         $0.hasPrefix("/") ? $0 : ((base as NSString).appendingPathComponent($0) as NSString).standardizingPath
                     }
                 }
+                let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+                configuration.tcp = try TCPListenerConfiguration.read(&daemon, base: (absolute as NSString).deletingLastPathComponent)
                 try daemon.rejectUnknownKeys()
+            }
+            var access = AccessPolicy()
+            if var defaults = try root.section("access") {
+                access.defaults = try AccessConfiguration.read(&defaults, table: "[access]", text: text)
+                try defaults.rejectUnknownKeys()
             }
             var names: Set<String> = []
             for var section in try root.sections("instrument") {
+                let name = try? section.string("name")
+                let lists = try AccessConfiguration.read(&section, table: "[instrument \(name ?? "?")]", text: text)
                 let instrument = try InstrumentConfiguration(&section)
+                if !lists.isEmpty { access.instruments[instrument.name] = lists }
                 guard names.insert(instrument.name).inserted else {
                     throw section.error("name", "'\(instrument.name)' names two instruments")
                 }
                 configuration.instruments.append(instrument)
             }
+            configuration.access = access
             try root.rejectUnknownKeys()
             return configuration
         }

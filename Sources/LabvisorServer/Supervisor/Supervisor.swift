@@ -197,8 +197,8 @@ public final class Supervisor: Sendable {
         })
     }
 
-    /// `leases.revoke`. Any local client may revoke today; access control comes with the
-    /// operations issue (docs/architecture.md).
+    /// `leases.revoke`. Who may revoke is the wire's check (`administer` on every instrument of
+    /// the lease, `AccessGuard`); without access lists, anyone connected may.
     public func revoke(_ params: RevokeLease.Params, from session: ClientSession) throws(LabvisorError) {
         let reason = params.reason.trimmingCharacters(in: .whitespaces)
         guard !reason.isEmpty else { throw LabvisorError.invalidArgument("reason", "say why the lease is revoked") }

@@ -2,6 +2,8 @@ import Foundation
 import LabvisorProtocol
 import Logging
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// One client connection: reads framed JSON-RPC requests, answers them through the
 /// dispatcher, and when the connection ends, for any reason, releases what the client held.
@@ -15,6 +17,7 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
 
     private let dispatcher: RPCDispatcher
     private let session: ClientSession
+    private let access: ConnectionAccess
     private let registry: ConnectionRegistry
     private let maxInFlight: Int
     private let gate: WritabilityGate
@@ -31,10 +34,11 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
     private let state = LockedState(State())
 
     init(
-        dispatcher: RPCDispatcher, session: ClientSession, registry: ConnectionRegistry, maxInFlight: Int, gate: WritabilityGate,
-        logger: Logger
+        dispatcher: RPCDispatcher, session: ClientSession, access: ConnectionAccess, registry: ConnectionRegistry, maxInFlight: Int,
+        gate: WritabilityGate, logger: Logger
     ) {
         self.dispatcher = dispatcher
+        self.access = access
         self.gate = gate
         self.session = session
         self.registry = registry
@@ -51,7 +55,7 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
             return
         }
-        switch dispatcher.handle(bytes, from: session) {
+        switch dispatcher.handle(bytes, from: session, access: access) {
         case .now(let response):
             if let response {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
@@ -102,6 +106,19 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
                 return state.inactive
             }
             if cancelNow { task.cancel() }
+    }
+
+    /// A TLS handshake that verified a client certificate (a listener with a client CA
+    /// requires one) identifies the connection by the certificate's common name.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent,
+            let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
+            let name = certificate.subjectName.first(where: { $0.type == .commonName })?.value
+        {
+            access.certificateVerified(commonName: name)
+            logger.debug("\(session.client): client certificate \(name)")
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

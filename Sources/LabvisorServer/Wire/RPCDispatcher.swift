@@ -43,9 +43,10 @@ public struct RPCDispatcher: Sendable {
         self.simulators = simulators
     }
 
-    /// Handles one JSON-RPC message from `session`. The message is parsed once (`JSONParser`);
-    /// the envelope and the params are decoded from the tree.
-    public func handle(_ message: [UInt8], from session: ClientSession) -> Outcome {
+    /// Handles one JSON-RPC message from `session`, whose identity and grants `access` holds
+    /// (each method checks the level it needs: docs/operations.md "Access control"). The
+    /// message is parsed once (`JSONParser`); the envelope and the params are decoded from the tree.
+    public func handle(_ message: [UInt8], from session: ClientSession, access: ConnectionAccess = .unrestricted) -> Outcome {
         let members: [String: JSONValue]
         do {
             guard case .object(let object) = try JSONParser.parse(message) else {
@@ -70,32 +71,52 @@ public struct RPCDispatcher: Sendable {
         // Absent params are an empty object: methods without arguments need not send any.
         let data = members["params"] ?? .object([:])
         let supervisor = self.supervisor
+        if method != AuthenticateSession.name, !access.isAuthenticated {
+            return .now(id == nil ? nil : (try? WireJSON.encode(RPCResponse<Empty>(id: id, error: ConnectionAccess.unauthenticatedError))) ?? [])
+        }
+        let guarded = AccessGuard(access: access, session: session, supervisor: supervisor)
         switch method {
+        case AuthenticateSession.name:
+            return .now(Self.encode(id, AuthenticateSession.self, data) { params in try guarded.authenticate(params) })
         case DaemonStatus.name:
             return .now(Self.encode(id, DaemonStatus.self, data) { _ in
                 supervisor.status(clients: clientCount(), maxClients: maxClients, demo: demo)
             })
         case ListInstruments.name:
-            return .now(Self.encode(id, ListInstruments.self, data) { params in try supervisor.list(params) })
+            return .now(Self.encode(id, ListInstruments.self, data) { params in guarded.visible(try supervisor.list(params)) })
         case DescribeInstrument.name:
-            return .now(Self.encode(id, DescribeInstrument.self, data) { params in try supervisor.describe(params) })
+            return .now(Self.encode(id, DescribeInstrument.self, data) { params in
+                try guarded.check(.observe, params.instrument)
+                return try supervisor.describe(params)
+            })
         case InvokeMethod.name:
             return .later {
-                await Self.encodeAsync(id, InvokeMethod.self, data, observed: (calls, .invoke)) { try await supervisor.invoke($0, from: session) }
+                await Self.encodeAsync(id, InvokeMethod.self, data, observed: (calls, .invoke)) { params in
+                    try guarded.checkInvoke(params)
+                    return try await supervisor.invoke(params, from: session)
+                }
             }
         case GetProperty.name:
             return .later {
-                await Self.encodeAsync(id, GetProperty.self, data, observed: (calls, .get)) { try await supervisor.get($0, from: session) }
+                await Self.encodeAsync(id, GetProperty.self, data, observed: (calls, .get)) { params in
+                    try guarded.check(.observe, params.instrument)
+                    return try await supervisor.get(params, from: session)
+                }
             }
         case SetProperty.name:
             return .later {
                 await Self.encodeAsync(id, SetProperty.self, data, observed: (calls, .set)) { params in
+                    try guarded.check(.control, params.instrument)
                     try await supervisor.set(params, from: session)
                     return Empty()
                 }
             }
         case AcquireLease.name:
-            return .later { await Self.encodeAsync(id, AcquireLease.self, data) { try await supervisor.acquire($0, from: session) } }
+            return .later {
+                await Self.encodeAsync(id, AcquireLease.self, data) { params in
+                    try await supervisor.acquire(try guarded.checkAcquire(params), from: session)
+                }
+            }
         case ReleaseLease.name:
             return .now(Self.encode(id, ReleaseLease.self, data) { params in
                 try supervisor.release(params, from: session)
@@ -105,15 +126,24 @@ public struct RPCDispatcher: Sendable {
             return .now(Self.encode(id, ListLeases.self, data) { _ in supervisor.listLeases() })
         case RevokeLease.name:
             return .now(Self.encode(id, RevokeLease.self, data) { params in
+                try guarded.checkRevoke(params)
                 try supervisor.revoke(params, from: session)
                 return Empty()
             })
         case ListHistory.name:
             return .later { await Self.encodeAsync(id, ListHistory.self, data) { try await supervisor.history($0) } }
         case ListAudit.name:
-            return .later { await Self.encodeAsync(id, ListAudit.self, data) { try await supervisor.audit($0) } }
+            return .later {
+                await Self.encodeAsync(id, ListAudit.self, data) { params in
+                    try guarded.check(.administer, nil, action: "read the audit log")
+                    return try await supervisor.audit(params)
+                }
+            }
         case WatchEvents.name:
-            return .now(Self.encode(id, WatchEvents.self, data) { params in supervisor.watch(params, from: session) })
+            return .now(Self.encode(id, WatchEvents.self, data) { params in
+                try guarded.checkWatch(params)
+                return supervisor.watch(params, from: session)
+            })
         case UnwatchEvents.name:
             return .now(Self.encode(id, UnwatchEvents.self, data) { params in
                 try supervisor.unwatch(params, from: session)
@@ -123,6 +153,7 @@ public struct RPCDispatcher: Sendable {
             let simulators = self.simulators
             return .later {
                 await Self.encodeAsync(id, UnplugSimulator.self, data) { params in
+                    try guarded.check(.administer, params.instrument, action: "unplug \(params.instrument) (a simulator fault)")
                     try await Self.simulated(params.instrument, simulators).unplug(params.instrument)
                     return SimulatorFaultResult(instrument: params.instrument, state: try supervisor.instrument(params.instrument).lifecycle.state.rawValue)
                 }
@@ -131,6 +162,7 @@ public struct RPCDispatcher: Sendable {
             let simulators = self.simulators
             return .later {
                 await Self.encodeAsync(id, ReplugSimulator.self, data) { params in
+                    try guarded.check(.administer, params.instrument, action: "replug \(params.instrument) (a simulator fault)")
                     let simulated = try Self.simulated(params.instrument, simulators)
                     try await simulated.replug(params.instrument)
                     let instrument = try supervisor.instrument(params.instrument)
@@ -143,6 +175,7 @@ public struct RPCDispatcher: Sendable {
             return .laterThen {
                 let start = LockedState<(@Sendable () -> Void)?>(nil)
                 let response = await Self.encodeAsync(id, OpenStream.self, data) { params in
+                    try guarded.check(.observe, params.instrument)
                     let (result, begin) = try await supervisor.openStream(params, from: session)
                     start.withLock { $0 = begin }
                     return result

@@ -3,10 +3,12 @@ import LabvisorProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
-/// The wire server: JSON-RPC 2.0 over length-prefixed frames on a unix socket (and, later,
-/// TCP), served by SwiftNIO. A `Service`: `run()` listens until graceful shutdown or
+/// The wire server: JSON-RPC 2.0 over length-prefixed frames on a unix socket and, opt-in, a
+/// TCP port (TLS, or plain on loopback), served by SwiftNIO. Every connection gets its
+/// `ConnectionAccess`: the peer's uid on the unix socket, a client certificate or token on TCP. A `Service`: `run()` listens until graceful shutdown or
 /// cancellation, then stops accepting and closes every connection (each one's leases and
 /// sessions are released as it closes).
 public final class RPCServer: Service, Sendable {
@@ -39,14 +41,21 @@ public final class RPCServer: Service, Sendable {
     private let listening = ListeningLatch<any Channel>()
 
     private let calls: (any CallObserver)?
+    /// The access lists every connection is checked against.
+    public let access: AccessPolicy
+    /// The TCP listener, when configured.
+    public let tcp: TCPListenerConfiguration?
 
-    /// Creates a server for `supervisor` on the unix socket `socketPath`; `calls` (the
-    /// metrics) is told about every instrument call; `simulators` answer `simulator.unplug`
-    /// and `simulator.replug`.
+    /// Creates a server for `supervisor` on the unix socket `socketPath` (and on `tcp` when
+    /// given); `calls` (the metrics) is told about every instrument call; `simulators` answer
+    /// `simulator.unplug` and `simulator.replug`; `access` says who may do what.
     public init(
         supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, calls: (any CallObserver)? = nil,
-        simulators: SimulatedInstruments? = nil, logger: Logger = Logger(label: "labvisor.wire")
+        simulators: SimulatedInstruments? = nil, access: AccessPolicy = AccessPolicy(), tcp: TCPListenerConfiguration? = nil,
+        logger: Logger = Logger(label: "labvisor.wire")
     ) {
+        self.access = access
+        self.tcp = tcp
         self.supervisor = supervisor
         self.simulators = simulators
         self.socketPath = socketPath
@@ -66,56 +75,54 @@ public final class RPCServer: Service, Sendable {
         let dispatcher = RPCDispatcher(
             supervisor: supervisor, clientCount: { registry.count }, maxClients: limits.clients, demo: demo, calls: calls,
             simulators: simulators)
-        let limits = self.limits
-        let supervisor = self.supervisor
-        let logger = self.logger
+        let connections = ConnectionSetup(
+            supervisor: supervisor, registry: registry, dispatcher: dispatcher, limits: limits, logger: logger)
+        let policy = access
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 Self.peer(channel).flatMapThrowing { peer in
-                    let gate = WritabilityGate(connection: peer.name)
-                    let session = supervisor.connect(
-                        ClientRef(id: registry.makeID(), name: peer.name, uid: peer.uid, pid: peer.pid),
-                        send: { message in
-                            // Completes once the bytes are in the socket: a client that does not read holds up
-                            // only its own notifications, whose buffers are bounded.
-                            try await channel.writeAndFlush(channel.allocator.frame(message)).get()
-                        },
-                        output: ChannelStreamOutput(channel: channel, gate: gate))
-                    guard registry.add(session, limit: limits.clients) else {
-                        let error = LabvisorError.resourceExhausted("connected clients", value: limits.clients)
-                        let response = (try? WireJSON.encode(RPCResponse<Empty>(id: nil, error: error))) ?? []
-                        channel.writeAndFlush(channel.allocator.frame(response)).whenComplete { _ in channel.close(promise: nil) }
-                        return
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameSize: limits.frameSize)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        RPCConnectionHandler(
-                            dispatcher: dispatcher, session: session, registry: registry, maxInFlight: limits.callsInFlight,
-                            gate: gate, logger: logger))
+                    // Users and groups are looked up only when some access list needs them.
+                    let identity = policy.isOpen || peer.uid == nil ? CallerIdentity(uid: peer.uid) : UnixAccounts.identity(uid: peer.uid!)
+                    try connections.add(channel, peer: peer, access: ConnectionAccess(identity: identity, policy: policy))
                 }
             }
+        // TCP first: once the unix socket answers (what readiness and tests wait for), both listen.
+        let tcpChannel: (any Channel)?
+        do {
+            if let tcp {
+                tcpChannel = try await TCPListener(configuration: tcp, policy: policy, connections: connections, logger: logger).bind()
+            } else {
+                tcpChannel = nil
+            }
+        } catch {
+            listening.end(.closed("the wire server on unix://\(socketPath)"))
+            throw error
+        }
         let channel: any Channel
         do {
             channel = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
         } catch {
+            tcpChannel?.close(promise: nil)
             listening.end(.closed("the wire server on unix://\(socketPath)"))
             throw LabvisorError(
                 .unavailable, "cannot listen on unix://\(socketPath): \(error)", fields: ["endpoint": .string("unix://\(socketPath)")])
         }
         defer { listening.end(.closed("the wire server on unix://\(socketPath)")) }
-        chmod(socketPath, 0o660)  // the labvisor group may connect (DESIGN.md "group-accessible")
+        Self.restrictSocket(socketPath, logger: logger)
         logger.info("listening on unix://\(socketPath)")
         listening.open(channel)
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await channel.closeFuture.get()
+                try await tcpChannel?.closeFuture.get()
             } onGracefulShutdown: {
                 channel.close(promise: nil)
+                tcpChannel?.close(promise: nil)
             }
         } onCancel: {
             channel.close(promise: nil)
+            tcpChannel?.close(promise: nil)
         }
         unlink(socketPath)
         logger.info("stopped listening on unix://\(socketPath)")
@@ -129,6 +136,19 @@ public final class RPCServer: Service, Sendable {
         _ = try await listening.wait()
     }
 
+    /// Mode 0660 and, when the group exists, group `labvisor`: its members may connect
+    /// (DESIGN.md "group-accessible"). Without the group the socket keeps the daemon's group.
+    private static func restrictSocket(_ path: String, logger: Logger) {
+        chmod(path, 0o660)
+        guard let group = UnixAccounts.groupID("labvisor") else {
+            logger.debug("no group labvisor: unix://\(path) keeps the daemon's group")
+            return
+        }
+        if chown(path, uid_t.max, group) != 0 {
+            logger.warning("cannot give unix://\(path) to group labvisor: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// `SO_PEERCRED`'s `struct ucred` (glibc hides it without `_GNU_SOURCE`).
     private struct PeerCredentials {
         var pid: Int32 = 0
@@ -137,7 +157,7 @@ public final class RPCServer: Service, Sendable {
     }
 
     /// The peer's name ("uid 1000 pid 4242") and, on a unix socket, its credentials.
-    private static func peer(_ channel: any Channel) -> EventLoopFuture<(name: String, uid: UInt32?, pid: Int32?)> {
+    static func peer(_ channel: any Channel) -> EventLoopFuture<(name: String, uid: UInt32?, pid: Int32?)> {
         let fallback = (name: channel.remoteAddress.map { "\($0)" } ?? "unknown peer", uid: UInt32?.none, pid: Int32?.none)
         guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(fallback) }
         let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(

@@ -52,13 +52,17 @@ def test_default_socket_rule_without_variables():
     ("unix:relative.sock", Endpoint(path="relative.sock")),
     ("/abs/x.sock", Endpoint(path="/abs/x.sock")),
     ("tcp://127.0.0.1:7420", Endpoint(host="127.0.0.1", port=7420)),
+    ("tls://lab-pc:7420", Endpoint(host="lab-pc", port=7420, tls=True)),
+    ("tls://[::1]:7420", Endpoint(host="::1", port=7420, tls=True)),
 ])
 def test_parse_endpoint(url, expected):
     assert labvisor.parse_endpoint(url) == expected
-    assert str(expected).startswith(("unix://", "tcp://"))
+    assert str(expected).startswith(("unix://", "tcp://", "tls://"))
+    if expected.path is None or expected.path.startswith("/"):
+        assert labvisor.parse_endpoint(str(expected)) == expected
 
 
-@pytest.mark.parametrize("url", ["unix://relative", "tcp://host", "tcp://host:0", "http://x"])
+@pytest.mark.parametrize("url", ["unix://relative", "tcp://host", "tcp://host:0", "tls://:7420", "http://x"])
 def test_bad_endpoints_are_invalid_arguments(url):
     with pytest.raises(labvisor.InvalidArgumentError) as caught:
         labvisor.parse_endpoint(url)

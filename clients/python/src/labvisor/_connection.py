@@ -16,6 +16,7 @@ import collections
 import itertools
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -187,7 +188,10 @@ class FrameQueue:
 class Connection:
     """A connection to labvisord at ``endpoint``; thread-safe."""
 
-    def __init__(self, endpoint: Endpoint, connect_timeout: float = 5.0) -> None:
+    def __init__(self, endpoint: Endpoint, connect_timeout: float = 5.0, *, ca: Optional[str] = None,
+                 cert: Optional[str] = None, key: Optional[str] = None) -> None:
+        """Connects; a ``tls://`` endpoint is verified against ``ca`` (a PEM file; ``None``: the
+        system's roots) and presents the client certificate ``cert`` with ``key`` when given."""
         self.endpoint = endpoint
         if endpoint.path is not None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -199,6 +203,12 @@ class Connection:
         sock.settimeout(connect_timeout)
         try:
             sock.connect(address)
+            if endpoint.tls:
+                context = ssl.create_default_context(cafile=ca)
+                context.minimum_version = ssl.TLSVersion.TLSv1_2
+                if cert is not None:
+                    context.load_cert_chain(cert, key)
+                sock = context.wrap_socket(sock, server_hostname=endpoint.host)
         except OSError as error:
             sock.close()
             raise UnavailableError(

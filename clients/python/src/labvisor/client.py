@@ -119,7 +119,8 @@ class Event:
 
 def connect(url: Union[None, str, Endpoint] = None, *, timeout: float = 5.0,
             answer_timeout: Optional[float] = None, lease_token: Optional[str] = None,
-            lease_instruments: Optional[Sequence[str]] = None) -> "Lab":
+            lease_instruments: Optional[Sequence[str]] = None, token: Optional[str] = None,
+            ca: Optional[str] = None, cert: Optional[str] = None, key: Optional[str] = None) -> "Lab":
     """Connects to labvisord.
 
     ``url``: ``unix:///path``, ``tcp://host:port`` or ``None`` for the default rule (``LABVISOR_URL``,
@@ -128,6 +129,11 @@ def connect(url: Union[None, str, Endpoint] = None, *, timeout: float = 5.0,
     deadlines bound them). A script run by ``labvisor lock ... -- python script.py`` acts under
     the parent's lease (``LABVISOR_LEASE``, ``LABVISOR_INSTRUMENTS``); ``lease_token`` and
     ``lease_instruments`` name another process's lease explicitly (its ``Lease.token``).
+
+    A TCP daemon (``tls://host:port``) is reached with TLS, trusting ``ca`` (a PEM file; default
+    ``LABVISOR_CA``, else the system's roots), presenting the client certificate ``cert`` and
+    ``key`` when the daemon requires one (default ``LABVISOR_CERT``, ``LABVISOR_KEY``), and
+    authenticating with the bearer ``token`` (default ``LABVISOR_TOKEN``) as its first request.
     """
     endpoint = as_endpoint(url)
     inherited: Optional[Tuple[str, Tuple[str, ...]]] = None
@@ -140,7 +146,17 @@ def connect(url: Union[None, str, Endpoint] = None, *, timeout: float = 5.0,
         same_daemon = url is None or (os.environ.get("LABVISOR_URL") and endpoint == endpoint_from_environment())
         if same_daemon:
             inherited = (os.environ["LABVISOR_LEASE"], tuple(_split(os.environ.get("LABVISOR_INSTRUMENTS"))))
-    return Lab(Connection(endpoint, connect_timeout=timeout), answer_timeout=answer_timeout, inherited=inherited)
+    env = os.environ
+    connection = Connection(endpoint, connect_timeout=timeout, ca=ca or env.get("LABVISOR_CA") or None,
+                            cert=cert or env.get("LABVISOR_CERT") or None, key=key or env.get("LABVISOR_KEY") or None)
+    token = token or env.get("LABVISOR_TOKEN") or None
+    if token is not None and not endpoint.is_unix:
+        try:
+            connection.call("session.authenticate", {"token": token}, timeout)
+        except BaseException:
+            connection.close()
+            raise
+    return Lab(connection, answer_timeout=answer_timeout, inherited=inherited)
 
 
 def _split(text: Optional[str]) -> List[str]:

@@ -1,7 +1,8 @@
 """Where the daemon listens: the rule shared by ``labvisord``, the CLI and every client
 (Sources/LabvisorProtocol/Envelope/Endpoint.swift).
 
-``LABVISOR_URL`` wins (``unix:///path/to.sock`` or ``tcp://host:port``); else the unix socket
+``LABVISOR_URL`` wins (``unix:///path/to.sock``, ``tls://host:port``, or ``tcp://host:port`` for a
+plain loopback listener); else the unix socket
 ``$LABVISOR_RUNTIME_DIR/labvisord.sock``, else ``$XDG_RUNTIME_DIR/labvisor/labvisord.sock`` for a
 user (not root) with a runtime directory, else ``/run/labvisor/labvisord.sock``.
 """
@@ -19,11 +20,12 @@ __all__ = ["Endpoint", "default_socket_path", "endpoint_from_environment", "pars
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A unix socket path (``path``) or a TCP ``host`` and ``port``."""
+    """A unix socket path (``path``) or a TCP ``host`` and ``port`` (with TLS when ``tls``)."""
 
     path: Optional[str] = None
     host: Optional[str] = None
     port: Optional[int] = None
+    tls: bool = False
 
     @property
     def is_unix(self) -> bool:
@@ -31,7 +33,10 @@ class Endpoint:
         return self.path is not None
 
     def __str__(self) -> str:
-        return f"unix://{self.path}" if self.path is not None else f"tcp://{self.host}:{self.port}"
+        if self.path is not None:
+            return f"unix://{self.path}"
+        host = f"[{self.host}]" if ":" in (self.host or "") else self.host
+        return f"{'tls' if self.tls else 'tcp'}://{host}:{self.port}"
 
 
 def default_socket_path(environment: Optional[Mapping[str, str]] = None) -> str:
@@ -47,7 +52,7 @@ def default_socket_path(environment: Optional[Mapping[str, str]] = None) -> str:
 
 
 def parse_endpoint(url: str) -> Endpoint:
-    """Parses ``unix:///path``, ``unix:path``, ``/path`` or ``tcp://host:port``.
+    """Parses ``unix:///path``, ``unix:path``, ``/path``, ``tls://host:port`` or ``tcp://host:port``.
 
     Raises :class:`~labvisor.InvalidArgumentError` naming ``url`` and what is wrong.
     """
@@ -59,16 +64,19 @@ def parse_endpoint(url: str) -> Endpoint:
         return Endpoint(path=path)
     if url.startswith("unix:"):
         return Endpoint(path=url[len("unix:"):])
-    if url.startswith("tcp://"):
-        rest = url[len("tcp://"):]
-        host, colon, port = rest.rpartition(":")
-        if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise InvalidArgumentError(f"'{url}': expected tcp://HOST:PORT with a port from 1 to 65535",
-                                       fields={"argument": "url", "reason": "bad tcp address"})
-        return Endpoint(host=host, port=int(port))
+    for scheme in ("tcp://", "tls://"):
+        if url.startswith(scheme):
+            rest = url[len(scheme):]
+            host, colon, port = rest.rpartition(":")
+            if host.startswith("[") and host.endswith("]"):
+                host = host[1:-1]
+            if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise InvalidArgumentError(f"'{url}': expected {scheme}HOST:PORT with a port from 1 to 65535",
+                                           fields={"argument": "url", "reason": "bad tcp address"})
+            return Endpoint(host=host, port=int(port), tls=scheme == "tls://")
     if url.startswith("/"):
         return Endpoint(path=url)
-    raise InvalidArgumentError(f"'{url}': expected unix:///PATH or tcp://HOST:PORT",
+    raise InvalidArgumentError(f"'{url}': expected unix:///PATH, tls://HOST:PORT or tcp://HOST:PORT",
                                fields={"argument": "url", "reason": "unknown scheme"})
 
 
