@@ -125,7 +125,8 @@ private func opsStop() async throws -> BenchmarkResult {
     defer { try? FileManager.default.removeItem(at: folder) }
     var samples = LatencySamples(capacity: 8)
     for _ in 0..<5 {
-        let daemon = try await DaemonUnderTest(arguments: ["--demo", "--config", config])
+        // At info level: its last line says every driver was shut down to its safe state.
+        let daemon = try await DaemonUnderTest(arguments: ["--demo", "--config", config], environment: ["LABVISOR_LOG_LEVEL": "info"])
         defer { daemon.stop() }
         let client = try await Labvisor.connect(to: .unix(daemon.socket))
         // Open every driver: the client's first call to each starts its session.
