@@ -98,7 +98,7 @@ final class FrameRouter: Sendable {
     /// The connection ended: every subscription ends with `error` after its queued frames.
     func connectionEnded(_ error: LabvisorError) {
         let readers = state.withLock { state -> [WaitContinuation<StreamFrame?, any Error>] in
-            state.connectionEnded = error
+            if state.connectionEnded == nil { state.connectionEnded = error }
             var readers: [WaitContinuation<StreamFrame?, any Error>] = []
             for (id, var subscription) in state.subscriptions where subscription.ended == nil {
                 subscription.ended = .some(error)

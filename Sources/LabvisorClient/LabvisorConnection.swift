@@ -224,9 +224,13 @@ final class PendingRequests: Sendable {
         state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: response)
     }
 
-    /// Fails every waiter and later request.
+    /// Fails every waiter and later request with `unavailable` saying why.
     func end(_ reason: String) {
-        let error = LabvisorError(.unavailable, "the connection to labvisord at \(endpoint) ended: \(reason)", fields: ["endpoint": .string(endpoint.description)])
+        end(with: LabvisorError(.unavailable, "the connection to labvisord at \(endpoint) ended: \(reason)", fields: ["endpoint": .string(endpoint.description)]))
+    }
+
+    /// Fails every waiter and later request with `error` (the first end's error stays).
+    func end(with error: LabvisorError) {
         let waiting = state.withLock { state in
             if state.ended == nil { state.ended = error }
             defer { state.waiting = [:] }
@@ -274,8 +278,14 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
             frames.responseArrived(requestID: number, response)
             pending.deliver(id: number, response: response)
         } else if id == .null, let error = members["error"] {
-            // An error for no request: the daemon refused the connection (a limit).
-            pending.end(error["message"]?.string ?? "\(error)")
+            // An error for no request: the daemon refused the connection or a message (a limit,
+            // `resourceExhausted`) and closes it; waiting and later requests fail with that error.
+            if let refusal = try? JSONValueDecoder().decode(ErrorObject.self, from: error) {
+                frames.connectionEnded(refusal.labvisorError)
+                pending.end(with: refusal.labvisorError)
+            } else {
+                pending.end(error["message"]?.string ?? "\(error)")
+            }
         }
     }
 

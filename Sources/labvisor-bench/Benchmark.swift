@@ -11,4 +11,4 @@ struct Benchmark: Sendable {
 /// Every benchmark, in the order they run. Later issues append theirs.
 let allBenchmarks: [Benchmark] =
     coreBenchmarks + serialBenchmarks + discoveryBenchmarks + usbBenchmarks + zaberBenchmarks + cameraBenchmarks
-        + wireBenchmarks + storeBenchmarks
+        + wireBenchmarks + storeBenchmarks + opsBenchmarks

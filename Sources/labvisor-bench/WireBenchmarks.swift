@@ -26,19 +26,26 @@ let wireBenchmarks: [Benchmark] = [
         name: "wire.lease",
         summary: "lease acquire + release of the loopback instrument over the unix socket, one Swift client",
         run: wireLease),
+    Benchmark(
+        name: "wire.events",
+        summary: "event fan-out: bursts of the loopback's propertyChanged events to 10 Swift clients watching, events/s received in total",
+        run: wireEvents),
 ]
 
 /// How long each phase runs.
 private let phase = Duration.seconds(3)
 
 /// A `labvisord --loopback` process (the release build beside this benchmark), with extra
-/// `arguments` (`--state-dir PATH`).
+/// `arguments` (`--state-dir PATH`) and `environment`; its log in `folder`.
 struct DaemonUnderTest {
     let process: Process
     let socket: String
     let folder: URL
+    /// When the process was started.
+    let started: ContinuousClock.Instant
 
-    init(arguments: [String] = []) async throws {
+    /// Starts it and, when `waitForSocket`, waits (at most 10 s) until its socket answers.
+    init(arguments: [String] = [], environment: [String: String] = [:], waitForSocket: Bool = true) async throws {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("wire-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -46,11 +53,16 @@ struct DaemonUnderTest {
         process = Process()
         process.executableURL = products.appendingPathComponent("labvisord")
         process.arguments = ["--loopback", "--socket", socket] + arguments
-        process.standardError = FileHandle.nullDevice
-        var environment = ProcessInfo.processInfo.environment
-        environment["LABVISOR_LOG_LEVEL"] = "warning"
-        process.environment = environment
+        let log = folder.appendingPathComponent("labvisord.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        var merged = ProcessInfo.processInfo.environment
+        merged["LABVISOR_LOG_LEVEL"] = "warning"
+        merged.merge(environment) { $1 }
+        process.environment = merged
+        started = .now
         try process.run()
+        guard waitForSocket else { return }
         for _ in 0..<500 {
             if let client = try? await Labvisor.connect(to: .unix(socket)) {
                 await client.close()
@@ -58,7 +70,18 @@ struct DaemonUnderTest {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw LabvisorError(.unavailable, "labvisord --loopback did not start (build it: swift build -c release --product labvisord)")
+        throw LabvisorError(.unavailable, "labvisord --loopback did not start (build it: swift build -c release --product labvisord): \(logText)")
+    }
+
+    /// What it wrote to standard error.
+    var logText: String { (try? String(contentsOf: folder.appendingPathComponent("labvisord.log"), encoding: .utf8)) ?? "" }
+
+    /// Its resident set size (`VmRSS`), in bytes; 0 when unreadable.
+    var residentBytes: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return (Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) * 1024
     }
 
     /// User plus system CPU seconds the daemon has used.

@@ -121,7 +121,8 @@ struct Labvisord: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let server = RPCServer(
             supervisor: supervisor, socketPath: socketPath,
-            limits: RPCServer.Limits(clients: configuration.maxClients, callsInFlight: configuration.callsInFlight),
+            limits: RPCServer.Limits(
+                clients: configuration.maxClients, callsInFlight: configuration.callsInFlight, frameSize: configuration.maxMessageSize),
             demo: demo, calls: metrics, simulators: simulators, access: configuration.access, tcp: configuration.tcp, logger: logger)
         let liveness: [LivenessProbe] = [.supervisor(supervisor), .eventLoops()]
         let monitoring = try (http.map { (text) throws(LabvisorError) in try ListenAddress(parsing: text, key: "--http") } ?? configuration.http)

@@ -15,6 +15,8 @@ struct DaemonConfigurationTests {
         let defaults = try DaemonConfiguration.load(Self.root.appendingPathComponent("config/labvisord.toml").path)
         #expect(defaults.instruments.isEmpty)
         #expect(defaults.maxClients == 64)
+        #expect(defaults.maxMessageSize == DaemonConfiguration().maxMessageSize, "the shipped file states the default")
+        #expect(defaults.maxMessageSize == 64 << 20)
         #expect(defaults.defaultCallTimeout == .seconds(30))
     }
 
@@ -24,6 +26,7 @@ struct DaemonConfigurationTests {
             [daemon]
             socket = "/tmp/x.sock"
             call_timeout = 2.5
+            max_message_size = 4096
             [[instrument]]
             name = "stage-x"
             driver = "thorlabs-apt"
@@ -36,6 +39,7 @@ struct DaemonConfigurationTests {
             """, file: "lab.toml")
         #expect(configuration.socket == "/tmp/x.sock")
         #expect(configuration.defaultCallTimeout == .seconds(2.5))
+        #expect(configuration.maxMessageSize == 4096)
         #expect(configuration.instruments[0].pin?.selector == .serial("83836541"))
         #expect(configuration.instruments[0].linger == .seconds(10))
         #expect(configuration.instruments[1].pin?.selector == .portPath("1-3.2"))
@@ -60,6 +64,7 @@ struct DaemonConfigurationTests {
     static let bad: [BadCase] = [
         BadCase(text: "[daemon]\nmax_clients = \"many\"\n", key: "daemon.max_clients", line: 2, reason: "expected an integer"),
         BadCase(text: "[daemon]\nmax_clients = 0\n", key: "daemon.max_clients", line: 2, reason: "out of range"),
+        BadCase(text: "[daemon]\nmax_message_size = 100\n", key: "daemon.max_message_size", line: 2, reason: "out of range"),
         BadCase(text: "[daemon]\nlisten = 3\n", key: "daemon.listen", line: 2, reason: "unknown key"),
         BadCase(text: "colour = 1\n", key: "colour", line: 1, reason: "unknown key"),
         BadCase(text: "[[instrument]]\nname = \"a\"\ndriver = \"x\"\n", key: "instrument[0].name", line: 2, reason: "needs a pin"),

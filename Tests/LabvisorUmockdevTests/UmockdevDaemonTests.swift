@@ -151,6 +151,57 @@ import Testing
         await relay.relay.stop()
     }
 
+    /// SIGTERM with a laser emitting: the daemon turns emission off (the OBIS driver's safe
+    /// state) before it exits, and exits 0. The laser simulator runs in this process, behind
+    /// the pinned FTDI device, so its state is read after the daemon is gone: over its own
+    /// serial line (`SOURce:AM:STATe?`), as a person with a terminal would.
+    @Test func sigtermTurnsTheLasersEmissionOffAndExitsZero() async throws {
+        guard try await UmockdevReexec.runHere(suite: "UmockdevDaemonTests") else { return }
+        let testbed = try UmockdevTestbed()
+        let reactor = IOReactor(name: "umockdev.io")
+        defer { reactor.shutdown() }
+        let simulator = try ReferenceDrivers.simulators.entry("coherent-obis").start(reactor)
+        defer { simulator.stop() }
+        let simulated = try SerialPort.open(simulator.path, reactor: reactor)
+        defer { simulated.close() }
+        let node = try MockSerialNode(adding: MockUSBRecords.ftdiTerminal, node: Self.node, to: testbed)
+        let laser = "laser-u"
+        let daemon = try Daemon(
+            configuration: """
+                [daemon]
+                drivers = ["\(Self.root.appendingPathComponent("drivers").path)"]
+                linger = 600
+                [[instrument]]
+                name = "\(laser)"
+                driver = "coherent-obis"
+                serial = "FT5XYZ12"
+                """)
+        defer { daemon.kill() }
+        let client = try await daemon.connect()
+        _ = try await eventually("\(laser) listed") { try await client.list().first { $0.name == laser } }
+        let lease = try await client.acquire([laser], timeout: .seconds(10))
+        #expect(lease.instruments == [laser])
+        let (_, relay) = try await answer(on: node, with: simulated) {
+            try await client.invoke(laser, "emissionOn", timeout: .seconds(10))
+        }
+        #expect(try await client.get(laser, "emission", timeout: .seconds(10)) == true)
+
+        // The client still holds the lease and the session: only the daemon's stop ends them.
+        let status = try await daemon.stop()
+        #expect(status == 0, "\(daemon.logText)")
+        await relay.stop()
+        await Self.drainUntilQuiet(simulated)
+        try await simulated.write(Array("SOURce:AM:STATe?\r\n".utf8), timeout: .seconds(5))
+        var reply = ""
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !reply.contains("OK"), ContinuousClock.now < deadline {
+            reply += String(decoding: try await simulated.read(upTo: 256, timeout: .seconds(5)), as: UTF8.self)
+        }
+        #expect(reply.hasPrefix("OFF"), "the laser's answer after the daemon exited: \(reply.debugDescription)")
+        await client.close()
+        node.hangUp()
+    }
+
     // MARK: - Helpers
 
     /// The uevents of the FTDI adapter's usb_device, interface and tty: `add` parents first,

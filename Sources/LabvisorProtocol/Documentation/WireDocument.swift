@@ -31,9 +31,25 @@ public enum WireDocument {
             connections are admitted as anonymous callers, who match only `"*"` in access lists
             (and may still authenticate with a token). Access lists in the configuration say who
             may observe, control and administer each instrument; a refused request answers
-            `permissionDenied` naming the rule, and the refusal is written to the audit log. Each message is one **frame**: a 4-byte big-endian
-            length `N`, then `N` bytes. Frames larger than \(Framing.defaultMaxFrameSize) bytes
-            are refused (`resourceExhausted`) and the connection is closed.
+            `permissionDenied` naming the rule, and the refusal is written to the audit log.
+
+            Each message is one **frame**: a 4-byte big-endian length `N`, then `N` bytes.
+
+            **Limits.** The daemon's configuration (`[daemon]` in `labvisord.toml`) bounds what
+            one client may use; over a limit the client gets a `resourceExhausted` error whose
+            `data.fields` name the `limit` and its `value`:
+
+            | limit | key (default) | over it |
+            |---|---|---|
+            | message size in bytes | `max_message_size` (\(Framing.defaultMaxFrameSize)) | as soon as a frame's length prefix announces more: an error response with `id` null, then the daemon closes the connection (the rest of the frame is never read) |
+            | connected clients | `max_clients` (64) | a new connection gets an error response with `id` null, then is closed |
+            | calls in flight per client | `calls_in_flight` (256) | counts the calls that wait (invoke, get, set, acquire, history, stream.open); the excess one gets the error (with its `id`) at once; the connection stays |
+            | streams per client | `streams_per_client` (8) | `stream.open` gets the error; the connection stays |
+
+            A frame that is not a JSON object (nor a binary message) gets a JSON-RPC parse error
+            (`-32700`, `id` null); the connection stays. A client that sends half a frame and
+            then nothing, or never reads, holds only its own connection: other clients are not
+            delayed.
 
             - A frame whose first byte is `{` is one JSON-RPC 2.0 message, UTF-8 JSON.
             - A frame whose first byte is `0x00` is a binary message: `0x00`, a 4-byte

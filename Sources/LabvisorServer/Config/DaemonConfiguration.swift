@@ -1,5 +1,6 @@
 import Foundation
 import LabvisorHardware
+import LabvisorProtocol
 
 /// `labvisord`'s configuration (`config/labvisord.toml` documents every key).
 public struct DaemonConfiguration: Sendable, Hashable {
@@ -16,6 +17,9 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var callsInFlight: Int = 256
     /// The most stream subscriptions per client (`stream.open`).
     public var streamsPerClient: Int = 8
+    /// The largest message (frame) a client may send, in bytes; a larger one is answered with
+    /// `resourceExhausted` and the connection is closed.
+    public var maxMessageSize: Int = Framing.defaultMaxFrameSize
     /// A call's deadline when the client gives none.
     public var defaultCallTimeout: Duration = .seconds(30)
     /// How long a driver stays open after its last user, unless the instrument says.
@@ -90,6 +94,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
                 configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
                 configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight
                 configuration.streamsPerClient = try daemon.int("streams_per_client", in: 1...1_000) ?? configuration.streamsPerClient
+                configuration.maxMessageSize = try daemon.int("max_message_size", in: 1024...(1 << 30)) ?? configuration.maxMessageSize
                 configuration.defaultCallTimeout = try daemon.double("call_timeout", in: 0.001...86_400).map { .seconds($0) }
                     ?? configuration.defaultCallTimeout
                 configuration.defaultLinger = try daemon.double("linger", in: 0...86_400).map { .seconds($0) } ?? configuration.defaultLinger

@@ -5,7 +5,8 @@ import LabvisorDriverKit
 /// transport. `echo` returns its argument, so benchmarks and tests measure the daemon and the
 /// wire alone; `sleep` holds the call queue for a while (deadlines, immediate calls);
 /// `startFrames` publishes the synthetic test image (`SyntheticFramePattern`) on the stream
-/// `frames`, so the data path can be measured and checked byte for byte without a camera.
+/// `frames`, so the data path can be measured and checked byte for byte without a camera;
+/// `emitEvents` publishes a burst of `propertyChanged` events, for the event fan-out.
 public actor LoopbackDriver: InstrumentDriver {
     public static let driverID = "loopback"
     /// The name of its frame stream.
@@ -28,6 +29,7 @@ public actor LoopbackDriver: InstrumentDriver {
     static let format = Argument<PatternFormat>("format", "pixel format", default: .grey)
     static let fps = Argument<Double>("fps", "frames per second", unit: "Hz", range: 0.1...10_000, default: 30)
     static let count = Argument<Int>("count", "frames to publish, then stop; 0: until stopFrames", range: 0...1_000_000_000, default: 0)
+    static let events = Argument<Int>("count", "events to publish", range: 1...100_000_000)
 
     public static let methods: [DriverMethod<LoopbackDriver>] = [
         DriverMethod("echo", "returns its argument", access: .observe, arguments: [value]) { _, arguments in
@@ -49,6 +51,12 @@ public actor LoopbackDriver: InstrumentDriver {
         DriverMethod("stopFrames", "stops publishing frames", access: .observe) { driver, _ in
             await driver.stopFrames()
         },
+        DriverMethod(
+            "emitEvents", "publishes count propertyChanged events (property 'tick', values 1 to count) as fast as it can",
+            access: .observe, arguments: [events]
+        ) { driver, arguments in
+            await driver.emitEvents(try arguments[events])
+        },
     ]
 
     public static let properties: [DriverProperty<LoopbackDriver>] = [
@@ -59,9 +67,11 @@ public actor LoopbackDriver: InstrumentDriver {
     ]
 
     private let frames: FrameStream
+    private let context: DriverContext
     private var producer: Task<Void, Never>?
 
     public init(context: DriverContext) async throws {
+        self.context = context
         frames = context.stream(named: Self.frameStreamName, capacity: 4)
     }
 
@@ -91,6 +101,15 @@ public actor LoopbackDriver: InstrumentDriver {
                 if next < .now - interval { next = .now }  // fell behind: do not burst to catch up
                 do { try await Task.sleep(until: next, clock: .continuous) } catch { return }
             }
+        }
+    }
+
+    /// Publishes `count` `propertyChanged` events of the property `tick` (values 1 to `count`),
+    /// yielding its thread every 256 (tasks share the event loops' threads).
+    func emitEvents(_ count: Int) async {
+        for value in 1...count {
+            context.publish(property: "tick", value: .int(value))
+            if value % 256 == 0 { await Task.yield() }
         }
     }
 

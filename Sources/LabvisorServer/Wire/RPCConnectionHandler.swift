@@ -90,12 +90,14 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
             let request = RequestTask()
             let task = Task { [state] in
                 let (response, then) = await request.run { await work() }
+                // The place is free before the answer goes out: a client that has its answer may
+                // send its next call at once.
+                state.withLock { $0.inFlight -= 1 }
                 if let response {
                     channel.writeAndFlush(channel.allocator.frame(response), promise: nil)
                 }
                 then?()
                 state.withLock { state in
-                    state.inFlight -= 1
                     if state.tasks.removeValue(forKey: key) == nil { state.endedEarly.insert(key) }
                 }
             }
