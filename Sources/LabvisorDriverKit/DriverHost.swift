@@ -6,13 +6,6 @@
 /// call queue; an immediate method first interrupts the call in progress and waits for it to
 /// end. After `shutdown(timeout:)` starts, calls fail with `closed` without reaching the
 /// driver.
-///
-/// The driver of a serial instrument runs its calls on the port's `IOReactor` (its task
-/// prefers the reactor as executor, see `SerialPort.withReactorAffinity(_:)`): a reply wakes
-/// the driver on the reactor thread itself instead of handing it to the global executor's
-/// threads, one cross-thread wake-up less per request (`labvisor-bench zaber`). So a
-/// serial driver must not block or compute for long in a call; none of the reference
-/// drivers does.
 public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
     public let instrument: String
     public let interface: InstrumentInterface
@@ -27,8 +20,6 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
     private let methods: [String: DriverMethod<Driver>]
     private let properties: [String: DriverProperty<Driver>]
     private let shutdownStarted = LockedState(false)
-    /// Where the driver's calls prefer to run: the serial port's reactor, else no preference.
-    private let affinity: (any TaskExecutor)?
 
     /// Opens `Driver` on `context` and identifies the device. On failure the transport is
     /// closed before the error is thrown.
@@ -93,7 +84,6 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         queue = CallQueue(instrument: context.instrument, events: events)
         methods = Dictionary(Driver.methods.map { ($0.schema.name, $0) }, uniquingKeysWith: { first, _ in first })
         properties = Dictionary(Driver.properties.map { ($0.schema.name, $0) }, uniquingKeysWith: { first, _ in first })
-        affinity = if case .serial(let port, _) = context.connection { port.reactor } else { nil }
     }
 
     public func invoke(_ method: String, arguments: [String: JSONValue], timeout: Duration?) async throws -> JSONValue {
@@ -101,10 +91,8 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         let checked = try declared.check(arguments)
         let driver = self.driver
         return try await queue.perform(method, timeout: timeout, immediate: declared.schema.immediate) {
-            try await self.onTransport {
-                try self.checkOpen(method)
-                return try await declared.run(on: driver, checked)
-            }
+            try self.checkOpen(method)
+            return try await declared.run(on: driver, checked)
         }
     }
 
@@ -113,10 +101,8 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         let checked = try declared.check(arguments)
         let driver = self.driver
         return try queue.performOneway(method, timeout: timeout, immediate: declared.schema.immediate) {
-            try await self.onTransport {
-                try self.checkOpen(method)
-                return try await declared.run(on: driver, checked)
-            }
+            try self.checkOpen(method)
+            return try await declared.run(on: driver, checked)
         }
     }
 
@@ -124,10 +110,8 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         let declared = try lookUpProperty(property)
         let driver = self.driver
         return try await queue.perform("get \(property)", timeout: timeout) {
-            try await self.onTransport {
-                try self.checkOpen("get \(property)")
-                return try await declared.read(from: driver)
-            }
+            try self.checkOpen("get \(property)")
+            return try await declared.read(from: driver)
         }
     }
 
@@ -136,10 +120,8 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         let checked = try declared.check(value)
         let driver = self.driver
         try await queue.perform("set \(property)", timeout: timeout) {
-            try await self.onTransport {
-                try self.checkOpen("set \(property)")
-                try await declared.store(checked, to: driver)
-            }
+            try self.checkOpen("set \(property)")
+            try await declared.store(checked, to: driver)
         }
     }
 
@@ -161,7 +143,7 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
         do {
             // An immediate turn: interrupts the call in progress and runs once it has ended.
             try await queue.perform("shutdown", timeout: timeout, immediate: true) {
-                try await self.onTransport { try await driver.shutdown() }
+                try await driver.shutdown()
             }
             outcome = .success(())
         } catch let error as LabvisorError where error.code == .deviceGone || error.code == .closed {
@@ -197,11 +179,6 @@ public final class DriverHost<Driver: InstrumentDriver>: HostedInstrument {
             throw LabvisorError.notFound("property", property)
         }
         return declared
-    }
-
-    /// Runs a call's body with the transport's executor preference (`affinity`).
-    private func onTransport<Value: Sendable>(_ body: () async throws -> Value) async throws -> Value {
-        try await withTaskExecutorPreference(affinity, operation: body)
     }
 
     private func checkOpen(_ call: String) throws(LabvisorError) {

@@ -64,9 +64,9 @@ import Testing
             }
             defer { device.cancel() }
             try await exchange.withReactorAffinity {
-                let pieces = try await exchange.request(Array("pieces\n".utf8), timeout: .seconds(5))
+                let pieces = try await exchange.request(Array("pieces\n".utf8), timeout: .seconds(20))
                 #expect(pieces == "@01 0 OK IDLE -- 0")
-                let garbage = await labvisorError { _ = try await exchange.request(Array("noise\n".utf8), timeout: .seconds(5)) }
+                let garbage = await labvisorError { _ = try await exchange.request(Array("noise\n".utf8), timeout: .seconds(20)) }
                 #expect(garbage?.code == .driverFault)
                 #expect(garbage?.fields["reason"] == "frameTooLong")
                 let start = ContinuousClock.now
@@ -75,9 +75,9 @@ import Testing
                 }
                 #expect(silence?.code == .timeout)
                 #expect(ContinuousClock.now - start >= .milliseconds(75))
-                let clean = try await exchange.request(Array("clean\n".utf8), timeout: .seconds(5))
+                let clean = try await exchange.request(Array("clean\n".utf8), timeout: .seconds(20))
                 #expect(clean == "ok:clean")
-                let gone = await labvisorError { _ = try await exchange.request(Array("last\n".utf8), timeout: .seconds(10)) }
+                let gone = await labvisorError { _ = try await exchange.request(Array("last\n".utf8), timeout: .seconds(20)) }
                 #expect(gone?.code == .deviceGone)
             }
             try await device.value
