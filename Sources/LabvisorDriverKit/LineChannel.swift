@@ -58,6 +58,18 @@ public final class LineChannel: Sendable {
         }
     }
 
+    /// Writes `command` and reads lines until `reply` makes a reply of one: for protocols
+    /// whose driver parses each line anyway (one parse per line, no list of lines).
+    ///
+    /// - Parameter reply: called with each reply line in order; returns the reply, or `nil`
+    ///   to read on. A throw ends the request (after a resync).
+    /// - Throws: as `query(_:timeout:)`, and what `reply` throws.
+    public func query<Reply>(
+        _ command: String, timeout: Duration? = nil, reply: (String) throws -> Reply?
+    ) async throws -> Reply {
+        try await exchange.request(encode(command), timeout: timeout ?? self.timeout, assemble: reply)
+    }
+
     /// Writes `command` without waiting for a reply.
     public func send(_ command: String, timeout: Duration? = nil) async throws {
         try await exchange.send(encode(command), timeout: timeout ?? self.timeout)

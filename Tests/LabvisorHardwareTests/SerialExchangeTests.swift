@@ -38,6 +38,52 @@ import Testing
         }
     }
 
+    /// The round-trip path as drivers run it (on the reactor thread, reads skipped while the
+    /// port is known empty, deadlines on the registration's shared timer): a reply in pieces,
+    /// garbage, a reply that never comes and an unplug end as they do elsewhere.
+    @Test func onTheReactorThreadPiecesGarbageTimeoutsAndUnplugEndAsElsewhere() async throws {
+        try await withPortOnPTY { port, pty in
+            let exchange = SerialExchange(port: port, decoder: LineFrameDecoder(maxLength: 32))
+            let device = Task {
+                // In pieces.
+                #expect(try await pty.readLine() == "pieces")
+                for piece in ["@01 0 O", "K IDLE -", "- 0\r", "\n"] {
+                    try await pty.write(piece)
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                // Garbage: a line longer than the decoder takes.
+                #expect(try await pty.readLine() == "noise")
+                try await pty.write(String(repeating: "#", count: 100) + "\n")
+                // No reply at all, then a normal one.
+                #expect(try await pty.readLine() == "silence")
+                #expect(try await pty.readLine() == "clean")
+                try await pty.write("ok:clean\n")
+                // Unplugged during the last request.
+                #expect(try await pty.readLine() == "last")
+                pty.unplug()
+            }
+            defer { device.cancel() }
+            try await exchange.withReactorAffinity {
+                let pieces = try await exchange.request(Array("pieces\n".utf8), timeout: .seconds(20))
+                #expect(pieces == "@01 0 OK IDLE -- 0")
+                let garbage = await labvisorError { _ = try await exchange.request(Array("noise\n".utf8), timeout: .seconds(20)) }
+                #expect(garbage?.code == .driverFault)
+                #expect(garbage?.fields["reason"] == "frameTooLong")
+                let start = ContinuousClock.now
+                let silence = await labvisorError {
+                    _ = try await exchange.request(Array("silence\n".utf8), timeout: .milliseconds(80))
+                }
+                #expect(silence?.code == .timeout)
+                #expect(ContinuousClock.now - start >= .milliseconds(75))
+                let clean = try await exchange.request(Array("clean\n".utf8), timeout: .seconds(20))
+                #expect(clean == "ok:clean")
+                let gone = await labvisorError { _ = try await exchange.request(Array("last\n".utf8), timeout: .seconds(20)) }
+                #expect(gone?.code == .deviceGone)
+            }
+            try await device.value
+        }
+    }
+
     @Test func concurrentRequestsTakeTurns() async throws {
         try await withPortOnPTY { port, pty in
             let device = pty.serveLines { line in

@@ -24,6 +24,16 @@ public enum IOInterest: Sendable, Hashable, CustomStringConvertible {
 /// interest, and `perform(_:deadline:_:)` reads the counter before it tries the system
 /// call, so an event that arrives between "would block" and "wait" is never lost.
 ///
+/// Two savings on the round-trip path (see `docs/serial.md`):
+/// - A read that found the descriptor empty (EAGAIN, or fewer bytes than asked) notes the
+///   input event count it saw before the read. While no input event has come since, the
+///   next read waits at once instead of trying a read that would only say EAGAIN: every
+///   byte that arrives later brings an edge-triggered event, which bumps the count.
+/// - Deadlines of waits share one `DeadlineScheduler` entry per registration, armed at the
+///   earliest deadline of its waiters and re-armed when it fires early. A wait whose
+///   deadline is not earlier than the armed entry arms nothing, so a stream of requests
+///   with the same timeout schedules about one entry per timeout period, not one per wait.
+///
 /// Once the descriptor hangs up (EPOLLHUP, EPOLLERR, or `markGone(_:)` after a read of 0 or
 /// EIO) the registration has ended: pending and later waits fail with `deviceGone` at once.
 public final class IORegistration: Sendable {
@@ -38,7 +48,14 @@ public final class IORegistration: Sendable {
     private struct Waiter: Sendable {
         let key: UInt64
         let interest: IOInterest
+        let deadline: ContinuousClock.Instant?
         let continuation: WaitContinuation<Void, any Error>
+    }
+
+    /// The `DeadlineScheduler` entry that expires this registration's waits.
+    private struct DeadlineTimer: Sendable {
+        let token: DeadlineScheduler.Token
+        let at: ContinuousClock.Instant
     }
 
     private struct State: Sendable {
@@ -52,9 +69,19 @@ public final class IORegistration: Sendable {
         /// once it has grown.
         var waiters: [Waiter] = []
         var nextWaiter: UInt64 = 0
+        /// The input event count seen before a read that found the descriptor empty; while
+        /// the count is still this, a read would find nothing.
+        var drainedAt: UInt64?
+        /// Armed at or before the earliest deadline of the waiters (see the type's notes).
+        var timer: DeadlineTimer?
 
         func events(_ interest: IOInterest) -> UInt64 {
             interest == .readable ? readableEvents : writableEvents
+        }
+
+        /// Whether a read would find nothing for sure (see `drainedAt`).
+        func knownEmpty(_ interest: IOInterest) -> Bool {
+            interest == .readable && drainedAt == readableEvents
         }
 
         mutating func removeWaiter(_ key: UInt64) -> Waiter? {
@@ -88,18 +115,30 @@ public final class IORegistration: Sendable {
     /// - Throws: `deviceGone` when the descriptor hangs up, `timeout` at `deadline`,
     ///   `unavailable` (with `cancelled: true`) when the task is cancelled, whatever
     ///   `attempt` throws, and the error given to `deregister(ending:)`.
+    ///
+    /// - Parameter drained: for `.readable`, whether a value shows that the attempt emptied
+    ///   the descriptor (a read that returned fewer bytes than it asked for). The next
+    ///   `perform` then waits for the next input event before it tries again. By default no
+    ///   value does (attempts that may leave input behind). A `nil` from `attempt` (would
+    ///   block) always counts as empty.
     public func perform<Value>(
-        _ interest: IOInterest, deadline: ContinuousClock.Instant?, _ attempt: () throws -> Value?
+        _ interest: IOInterest, deadline: ContinuousClock.Instant?, drained: (Value) -> Bool = { _ in false },
+        _ attempt: () throws -> Value?
     ) async throws -> Value {
         while true {
             // The waiter's key comes with the event count, in one lock: most attempts succeed
             // or wait once, and an unused key costs nothing.
-            let (seen, key) = try state.withLock { (state) throws(LabvisorError) -> (UInt64, UInt64) in
+            let (seen, key, empty) = try state.withLock { (state) throws(LabvisorError) -> (UInt64, UInt64, Bool) in
                 if let ended = state.ended { throw ended }
                 state.nextWaiter &+= 1
-                return (state.events(interest), state.nextWaiter)
+                return (state.events(interest), state.nextWaiter, state.knownEmpty(interest))
             }
-            if let value = try attempt() { return value }
+            if !empty, let value = try attempt() {
+                if interest == .readable && drained(value) {
+                    state.withLock { $0.drainedAt = seen }
+                }
+                return value
+            }
             try await wait(for: interest, after: seen, key: key, deadline: deadline)
         }
     }
@@ -177,6 +216,10 @@ public final class IORegistration: Sendable {
     func end(with error: LabvisorError) {
         let waiters = state.withLock { state -> [Waiter] in
             if state.ended == nil { state.ended = error }
+            if let timer = state.timer {
+                DeadlineScheduler.shared.cancel(timer.token)
+                state.timer = nil
+            }
             defer { state.waiters = [] }
             return state.waiters
         }
@@ -186,39 +229,75 @@ public final class IORegistration: Sendable {
 
     // MARK: - Waiting
 
+    /// Waits for an event of `interest` after the count `seen` (read before an attempt that
+    /// would have blocked, or was skipped because the descriptor is known empty).
     private func wait(
         for interest: IOInterest, after seen: UInt64, key: UInt64, deadline: ContinuousClock.Instant?
     ) async throws {
         let name = name
+        // The deadline is this registration's timer's job (see the type's notes), so the wait
+        // itself only has the cancellation path.
         try await suspend(
-            until: deadline,
+            until: nil,
             register: { (continuation: WaitContinuation<Void, any Error>) in
                 state.withLock { state in
+                    if interest == .readable { state.drainedAt = seen }
                     if let ended = state.ended {
                         continuation.resume(throwing: ended)
                     } else if state.events(interest) != seen {
                         continuation.resume()
+                    } else if let deadline, deadline <= .now {
+                        continuation.resume(throwing: timeoutError(interest))
                     } else {
-                        state.waiters.append(Waiter(key: key, interest: interest, continuation: continuation))
+                        state.waiters.append(Waiter(key: key, interest: interest, deadline: deadline, continuation: continuation))
                         if interest == .writable && !state.writableArmed {
                             // epoll checks readiness again on a change, so a port that is
                             // writable by now reports it at once.
                             state.writableArmed = true
                             reactor.modify(self, events: Self.events(writable: true))
                         }
+                        if let deadline, state.timer.map({ deadline < $0.at }) ?? true {
+                            arm(&state, at: deadline)
+                        }
                     }
                 }
             },
-            expire: { [state] end in
+            expire: { [state] _ in
+                // Only cancellation: `suspend` has no deadline here.
                 guard let waiter = state.withLock({ $0.removeWaiter(key) }) else { return }
-                switch end {
-                case .deadline:
-                    waiter.continuation.resume(throwing: LabvisorError(
-                        .timeout, "\(name) did not become \(interest) before the deadline",
-                        fields: ["node": .string(name), "waitingFor": .string(interest.description)]))
-                case .cancelled:
-                    waiter.continuation.resume(throwing: LabvisorError.cancelled("waiting for \(name) to become \(interest)"))
-                }
+                waiter.continuation.resume(throwing: LabvisorError.cancelled("waiting for \(name) to become \(interest)"))
             })
+    }
+
+    /// Arms the timer at `deadline`, replacing a later one (under the lock).
+    private func arm(_ state: inout State, at deadline: ContinuousClock.Instant) {
+        if let old = state.timer { DeadlineScheduler.shared.cancel(old.token) }
+        // Weak: a registration that is gone has no waiters to expire.
+        let token = DeadlineScheduler.shared.schedule(at: deadline) { [weak self] in self?.expireDue() }
+        state.timer = DeadlineTimer(token: token, at: deadline)
+    }
+
+    /// The timer fired: ends the waits whose deadline has passed with `timeout`, and arms the
+    /// timer again for the earliest deadline left.
+    private func expireDue() {
+        let now = ContinuousClock.now
+        let expired = state.withLock { state -> [Waiter] in
+            state.timer = nil
+            var expired: [Waiter] = []
+            state.waiters.removeAll { waiter in
+                guard let deadline = waiter.deadline, deadline <= now else { return false }
+                expired.append(waiter)
+                return true
+            }
+            if let next = state.waiters.compactMap(\.deadline).min() { arm(&state, at: next) }
+            return expired
+        }
+        for waiter in expired { waiter.continuation.resume(throwing: timeoutError(waiter.interest)) }
+    }
+
+    private func timeoutError(_ interest: IOInterest) -> LabvisorError {
+        LabvisorError(
+            .timeout, "\(name) did not become \(interest) before the deadline",
+            fields: ["node": .string(name), "waitingFor": .string(interest.description)])
     }
 }

@@ -210,8 +210,10 @@ public final class SerialPort: Sendable {
         // `perform` throws the closed or hang-up error before it tries the read.
         let deadline = timeout.map { ContinuousClock.now + $0 }
         do {
-            return try await registration.perform(.readable, deadline: deadline) { () throws(LabvisorError) in
-                try readNow(upTo: maxCount)
+            // A read shorter than asked emptied the tty: the next read waits for input first.
+            let asked = min(maxCount, Self.stackReadLimit)
+            return try await registration.perform(.readable, deadline: deadline, drained: { $0.count < asked }) {
+                () throws(LabvisorError) in try readNow(upTo: maxCount)
             }
         } catch let error as LabvisorError where error.code == .timeout {
             throw LabvisorError(

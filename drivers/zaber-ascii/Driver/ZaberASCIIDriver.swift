@@ -7,7 +7,11 @@ import LabvisorDriverKit
 /// Every command carries a message id (`/1 1 05 get pos`) and only the reply echoing it
 /// (`@01 1 05 OK IDLE -- 1200`) answers it, so a late reply to an abandoned command can
 /// never answer the next one.
-public actor ZaberASCIIDriver: InstrumentDriver {
+///
+/// A class, not an actor: everything it keeps is read once when it opens (`let`s), and the
+/// host's call queue runs one call at a time. An actor's isolation would protect nothing and
+/// cost a hop onto the actor per call (`labvisor-bench zaber`, `docs/benchmarks.md`).
+public final class ZaberASCIIDriver: InstrumentDriver {
     public static let driverID = "zaber-ascii"
 
     /// The device number addressed on the port: the first device of a daisy chain (Zaber's

@@ -41,19 +41,27 @@ final class ZaberCommandLink: Sendable {
             return next
         }
         let text = "/\(device) \(axis) \(id < 10 ? "0" : "")\(id)" + (command.isEmpty ? "" : " \(command)")
-        let lines = try await channel.query(text) { line in
+        let answer = try await channel.query(text) { line -> Answer? in
             // A reply without an id (a device that does not echo ids) answers too; a reply
             // with another id is a late answer to an abandoned command and is skipped.
-            guard let reply = ZaberReply(line: line) else { return true }
-            return reply.messageID == nil || reply.messageID == id
+            guard let reply = ZaberReply(line: line) else { return .malformed(line) }
+            return reply.messageID == nil || reply.messageID == id ? .reply(reply) : nil
         }
-        guard let line = lines.last, let reply = ZaberReply(line: line) else {
+        guard case .reply(let reply) = answer else {
+            let line = if case .malformed(let line) = answer { line } else { "" }
             throw LabvisorError(
-                .driverFault, "unexpected reply to '\(command)' from Zaber device \(device) on \(path): '\(lines.last ?? "")'",
-                fields: ["command": .string(command), "reply": .string(lines.last ?? "")])
+                .driverFault, "unexpected reply to '\(command)' from Zaber device \(device) on \(path): '\(line)'",
+                fields: ["command": .string(command), "reply": .string(line)])
         }
         guard reply.accepted else { throw rejection(reply, command: command, axis: axis, argument: argument) }
         return reply
+    }
+
+    /// What a line read after a command is: its reply (parsed once), or a line that is not a
+    /// well-formed reply (which ends the command with `driverFault`).
+    private enum Answer {
+        case reply(ZaberReply)
+        case malformed(String)
     }
 
     /// Sends a `get` for one axis (or a device setting) and reads one whole number.

@@ -20,27 +20,32 @@ struct ZaberReply: Sendable, Equatable {
     /// Parses `line`; `nil` when it is not a well-formed reply.
     init?(line: String) {
         guard line.hasPrefix("@") else { return nil }
-        var fields = line.dropFirst().split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        // Substrings of the line: no string per field.
+        var fields = line.dropFirst().split(separator: " ", omittingEmptySubsequences: true)[...]
         guard fields.count >= 5, let device = Int(fields[0]), let axis = Int(fields[1]) else { return nil }
-        fields.removeFirst(2)
+        fields = fields.dropFirst(2)
         var messageID: Int?
-        if let id = Int(fields[0]), fields[0].allSatisfy(\.isNumber) {
+        if let first = fields.first, let id = Int(first), first.allSatisfy(\.isNumber) {
             messageID = id
-            fields.removeFirst()
+            fields = fields.dropFirst()
         }
-        guard fields.count >= 3, ["OK", "RJ"].contains(fields[0]), ["BUSY", "IDLE"].contains(fields[1]) else { return nil }
+        guard fields.count >= 3 else { return nil }
+        let flag = fields[fields.startIndex]
+        let status = fields[fields.startIndex + 1]
+        guard flag == "OK" || flag == "RJ", status == "BUSY" || status == "IDLE" else { return nil }
         self.device = device
         self.axis = axis
         self.messageID = messageID
-        accepted = fields[0] == "OK"
-        busy = fields[1] == "BUSY"
-        warning = fields[2]
+        accepted = flag == "OK"
+        busy = status == "BUSY"
+        warning = String(fields[fields.startIndex + 2])
         data = fields.dropFirst(3).joined(separator: " ")
     }
 
     /// The data as whole numbers (one per axis for an axis-0 `get`).
     var integers: [Int]? {
-        let values = data.split(separator: " ").compactMap { Int($0) }
-        return values.isEmpty || values.count != data.split(separator: " ").count ? nil : values
+        let words = data.split(separator: " ")
+        let values = words.compactMap { Int($0) }
+        return values.isEmpty || values.count != words.count ? nil : values
     }
 }
