@@ -16,13 +16,13 @@ final class DaemonProcess: Sendable {
     /// The repository root (for `drivers/`).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Starts the daemon (with `environment` added to the test's, the loopback instrument when
-    /// `loopback`, its state store in `stateDirectory` (`--state-dir`; the caller owns and
-    /// removes the folder), and `arguments` after the demo's) and, when `waitForSocket`, waits
-    /// until its socket answers.
+    /// Starts the daemon (with `environment` added to the test's, `configuration` instead of
+    /// `config/demo.toml`, the loopback instrument when `loopback`, its state store in
+    /// `stateDirectory` (`--state-dir`; the caller owns and removes the folder), and
+    /// `arguments` after the demo's) and, when `waitForSocket`, waits until its socket answers.
     init(
-        environment: [String: String] = [:], arguments: [String] = [], loopback: Bool = false, stateDirectory: String? = nil,
-        waitForSocket: Bool = true
+        environment: [String: String] = [:], configuration: String? = nil, arguments: [String] = [], loopback: Bool = false,
+        stateDirectory: String? = nil, waitForSocket: Bool = true
     ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisord-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -31,7 +31,8 @@ final class DaemonProcess: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
         process.executableURL = try Self.products().appendingPathComponent("labvisord")
-        process.arguments = ["--demo", "--config", Self.root.appendingPathComponent("config/demo.toml").path, "--socket", socketPath]
+        let configuration = configuration ?? Self.root.appendingPathComponent("config/demo.toml").path
+        process.arguments = ["--demo", "--config", configuration, "--socket", socketPath]
             + (loopback ? ["--loopback"] : []) + (stateDirectory.map { ["--state-dir", $0] } ?? []) + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
