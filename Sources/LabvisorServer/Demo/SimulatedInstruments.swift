@@ -58,11 +58,12 @@ public final class SimulatedInstruments: Sendable {
 
     /// Checks that `instrument`'s simulator can run: its driver has a manifest among
     /// `manifests`, driver code, and a simulator for the manifest's transport. Nothing for an
-    /// instrument without `simulate`.
+    /// instrument without `simulate`. Returns the manifest (`nil` without `simulate`).
     ///
     /// - Throws: `notFound` naming the instrument and what is missing.
-    public static func check(_ instrument: InstrumentConfiguration, manifests: [DriverManifest]) throws(LabvisorError) {
-        guard let id = instrument.simulate else { return }
+    @discardableResult
+    public static func check(_ instrument: InstrumentConfiguration, manifests: [DriverManifest]) throws(LabvisorError) -> DriverManifest? {
+        guard let id = instrument.simulate else { return nil }
         guard let manifest = manifests.first(where: { $0.id == id }) else {
             throw LabvisorError(
                 .notFound, "instrument '\(instrument.name)' (simulate = \"\(id)\"): no driver manifest '\(id)' in the driver search path")
@@ -72,6 +73,7 @@ public final class SimulatedInstruments: Sendable {
         case .serial: _ = try ReferenceDrivers.simulators.entry(id)
         case .usb: _ = try ReferenceDrivers.usbSimulators.entry(id)
         }
+        return manifest
     }
 
     /// Starts the simulator of `instrument` (which has `simulate`) and adds the instrument to
@@ -79,9 +81,7 @@ public final class SimulatedInstruments: Sendable {
     ///
     /// - Throws: as `check(_:manifests:)`; `unavailable` when the simulator cannot start (no PTY).
     public func add(_ instrument: InstrumentConfiguration, defaultLinger: Duration, manifests: [DriverManifest]) throws {
-        guard let id = instrument.simulate else { return }
-        try Self.check(instrument, manifests: manifests)
-        let manifest = manifests.first { $0.id == id }!
+        guard let id = instrument.simulate, let manifest = try Self.check(instrument, manifests: manifests) else { return }
         let driver = try ReferenceDrivers.drivers.entry(id)
         let (supervisor, logger) = (self.supervisor, self.logger)
         let (name, kind, tags) = (instrument.name, manifest.kind.rawValue, instrument.tags)
