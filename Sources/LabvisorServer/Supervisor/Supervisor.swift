@@ -308,6 +308,9 @@ public final class Supervisor: Sendable {
         guard let subscription = session.removeStream(params.subscription) else {
             throw LabvisorError.notFound("stream subscription", String(params.subscription))
         }
+        // Out of `stream.status` before the answer (the writer task, which also removes it,
+        // ends a little later).
+        _ = streamSubscriptions.withLock { $0.all.removeValue(forKey: params.subscription) }
         subscription.end(.closed)
     }
 
