@@ -9,8 +9,9 @@ import Prometheus
 import ServiceLifecycle
 
 /// `labvisord`: the daemon. One `ServiceGroup`: discovery, the supervisor, the wire server,
-/// the HTTP listener for `/healthz` and `/metrics` (when configured) and the systemd notifier;
-/// SIGTERM or SIGINT stop accepting, shut every driver down to its safe state, and exit 0.
+/// the HTTP listener for `/healthz` and `/metrics` (when configured), the SIGHUP configuration
+/// reload and the systemd notifier; SIGTERM or SIGINT stop accepting, shut every driver down to
+/// its safe state, and exit 0.
 @main
 enum LabvisordMain {
     static func main() async {
@@ -115,6 +116,9 @@ struct Labvisord: AsyncParsableCommand {
         if !pinned.isEmpty {
             logger.info("pinned hardware instruments appear when discovery finds their devices: \(pinned.joined(separator: ", "))")
         }
+        let reload = ConfigurationReload(
+            configuration: configuration, drivers: drivers, supervisor: supervisor, simulators: simulators, discovery: discovery,
+            logger: logger)
         if loopback { supervisor.addLoopback(logger: logger) }
         logger.info("instruments: \(supervisor.instrumentNames.joined(separator: ", "))\(file.map { " (from \($0))" } ?? "")")
         let metrics = DaemonMetrics()
@@ -142,7 +146,7 @@ struct Labvisord: AsyncParsableCommand {
         services.append(.init(service: SupervisorService(supervisor: supervisor, simulators: simulators)))
         services.append(.init(service: server))
         if let monitoring { services.append(.init(service: monitoring)) }
-        services.append(.init(service: HangupSignalService(logger: logger)))
+        services.append(.init(service: HangupSignalService(reload: reload, notifier: SystemdNotifier(), logger: logger)))
         services.append(.init(service: systemd))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -168,17 +172,7 @@ struct Labvisord: AsyncParsableCommand {
     /// Reads the configuration and the manifests on its search path (`--drivers` first), and
     /// checks that every instrument's driver exists.
     static func load(_ file: String, drivers: String?) throws -> (DaemonConfiguration, [DriverManifest]) {
-        let configuration = try DaemonConfiguration.load(file)
-        let searchPath = (drivers.map { [$0] } ?? []) + configuration.driverSearchPath
-        let manifests = try DriverManifestLoader.load(searchPath: searchPath.filter { FileManager.default.fileExists(atPath: $0) })
-        let known = Set(manifests.map(\.id))
-        for instrument in configuration.instruments where !known.contains(instrument.driver) || ReferenceDrivers.drivers.entries[instrument.driver] == nil {
-            throw LabvisorError(
-                .invalidArgument,
-                "configuration \(file): instrument '\(instrument.name)' names driver '\(instrument.driver)', which is not installed (drivers: \(known.sorted().joined(separator: ", ")); search path: \(searchPath.joined(separator: ", ")))",
-                fields: ["file": .string(file), "key": "instrument.driver", "instrument": .string(instrument.name)])
-        }
-        return (configuration, manifests)
+        try DaemonConfiguration.loadWithDrivers(file, drivers: drivers)
     }
 
     /// `config/demo.toml` in a source checkout, else the installed copy

@@ -86,6 +86,23 @@ final class CountingDriver: Sendable {
         #expect(driver.startups.current == 1)
     }
 
+    /// A configuration reload sets the linger of an open session: the next last close uses it.
+    @Test func aNewLingerAppliesFromTheNextLastClose() async throws {
+        let driver = CountingDriver()
+        let session = driver.session(linger: .seconds(60))
+        let reference = try await session.open(by: "script")
+        session.setLinger(.zero)
+        #expect(session.linger == .zero)
+        #expect(try session.use(reference) == 1, "the open session is untouched")
+        try session.close(reference)
+        #expect(session.statistics.phase != "lingering")
+        try await eventually { driver.shutdowns.current == 1 }
+        session.setLinger(.seconds(60))
+        try session.close(try await session.open(by: "script"))
+        #expect(session.statistics.phase == "lingering")
+        await session.retire()
+    }
+
     @Test func anOpenDuringShutdownWaitsThenStartsAgain() async throws {
         let driver = CountingDriver(stopDelay: .milliseconds(100))
         let session = driver.session()

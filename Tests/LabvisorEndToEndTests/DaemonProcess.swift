@@ -20,10 +20,11 @@ final class DaemonProcess: Sendable {
     /// `loopback`, its state store in `stateDirectory` (`--state-dir`; the caller owns and
     /// removes the folder), and `arguments` after the demo's) and, when `waitForSocket`, waits
     /// until its socket answers. With `configuration`, the daemon reads that TOML text (written
-    /// to its folder) instead of `config/demo.toml`.
+    /// to its folder) instead of `config/demo.toml`; with `configurationFile`, that file (which
+    /// the test may rewrite, then send SIGHUP).
     init(
         environment: [String: String] = [:], arguments: [String] = [], loopback: Bool = false, stateDirectory: String? = nil,
-        configuration: String? = nil, waitForSocket: Bool = true
+        configuration: String? = nil, configurationFile: String? = nil, waitForSocket: Bool = true
     ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisord-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -32,12 +33,12 @@ final class DaemonProcess: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
         process.executableURL = try Self.products().appendingPathComponent("labvisord")
-        var configurationFile = Self.root.appendingPathComponent("config/demo.toml").path
+        var file = configurationFile ?? Self.root.appendingPathComponent("config/demo.toml").path
         if let configuration {
-            configurationFile = folder.appendingPathComponent("labvisord.toml").path
-            try configuration.write(toFile: configurationFile, atomically: true, encoding: .utf8)
+            file = folder.appendingPathComponent("labvisord.toml").path
+            try configuration.write(toFile: file, atomically: true, encoding: .utf8)
         }
-        process.arguments = ["--demo", "--config", configurationFile, "--socket", socketPath]
+        process.arguments = ["--demo", "--config", file, "--socket", socketPath]
             + (loopback ? ["--loopback"] : []) + (stateDirectory.map { ["--state-dir", $0] } ?? []) + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)

@@ -41,16 +41,27 @@ struct SystemdNotifyTests {
         #expect(median >= 0.25 && median <= 0.9, "pinged every 300 ms: \(intervals) s")
         #expect(intervals.last! < 3, "no ping missing for 10 intervals: \(intervals) s")
 
-        // `systemctl reload` (SIGHUP) does not kill it.
+        // `systemctl reload` (SIGHUP) re-reads the configuration: RELOADING=1 with
+        // MONOTONIC_USEC= (CLOCK_MONOTONIC, as sd_notify(3) asks), then READY=1 once done; the
+        // daemon keeps serving.
+        var before = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &before)
         kill(daemon.pid, SIGHUP)
-        _ = try await systemd.receive(until: "WATCHDOG=1", within: .seconds(5))
+        let reload = try await systemd.receive(until: "READY=1", within: .seconds(15))
+        var after = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &after)
+        let reloading = try #require(reload.firstIndex { $0.lines.contains("RELOADING=1") }, "\(reload.map(\.lines))")
+        #expect(reloading < reload.count - 1, "READY=1 comes after RELOADING=1: \(reload.map(\.lines))")
+        let stamp = try #require(reload[reloading].lines.first { $0.hasPrefix("MONOTONIC_USEC=") }.flatMap { UInt64($0.dropFirst(15)) })
+        let microseconds = { (time: timespec) in UInt64(time.tv_sec) * 1_000_000 + UInt64(time.tv_nsec) / 1_000 }
+        #expect(stamp >= microseconds(before) && stamp <= microseconds(after), "MONOTONIC_USEC= is the daemon's CLOCK_MONOTONIC at the reload")
         _ = try await systemd.receive(until: "WATCHDOG=1", within: .seconds(5))
         #expect(try await client.status().clients == 1)
         await client.close()
 
         async let exit = daemon.stop(signal: SIGTERM)
         let stopping = try await systemd.receive(until: "STOPPING=1", within: .seconds(15))
-        #expect(!stopping.contains { $0.lines.contains("READY=1") })
+        #expect(!stopping.contains { $0.lines.contains("READY=1") || $0.lines.contains("RELOADING=1") })
         #expect(try await exit == 0, "\(daemon.logText)")
     }
 

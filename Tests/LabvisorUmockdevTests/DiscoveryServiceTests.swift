@@ -58,6 +58,54 @@ import Testing
         await supervisor.shutdown()
     }
 
+    /// A configuration reload binds the devices present again: a pin renamed moves the device
+    /// to the new name (the old instrument is removed with a reason naming the reload), a pin
+    /// removed takes it from its instrument.
+    @Test func reconfigureRebindsThePresentDevicesUnderTheNewPins() async throws {
+        guard try await UmockdevReexec.runHere(suite: "DiscoveryServiceTests") else { return }
+        let testbed = try UmockdevTestbed()
+        try testbed.add(MockUSBRecords.ftdiTerminal)
+        let pinned = { @Sendable (name: String) in
+            try DaemonConfiguration.parse("[[instrument]]\nname = \"\(name)\"\ndriver = \"example-heater\"\nserial = \"FT5XYZ12\"\n", file: "test.toml")
+        }
+        let manifests = try DriverManifestLoader.load(searchPath: [UmockdevDaemonTests.root.appendingPathComponent("drivers").path])
+        let supervisor = Supervisor(gracePeriod: .seconds(30))
+        let recorded = RecordedEvents()
+        let subscription = supervisor.events.subscribe(EventFilter(kinds: [.instrumentRemoved]))
+        let pump = Task { for await event in subscription { recorded.publish(event) } }
+        let service = DiscoveryService(
+            supervisor: supervisor, configuration: try pinned("heater-u"), manifests: manifests, settleWindow: .milliseconds(50),
+            logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [service], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        try await service.coldplugFinished(timeout: .seconds(10))
+        #expect(supervisor.instrumentNames == ["heater-u"])
+
+        try await withTimeLimit(.seconds(20)) {
+            await service.reconfigure(try pinned("heater-v"), manifests: manifests)
+            #expect(supervisor.instrumentNames == ["heater-v"])
+            #expect(try supervisor.instrument("heater-v").identity?.serial == "FT5XYZ12")
+            let removed = try await recorded.waitFor("heater-u's removal") { $0.instrument == "heater-u" }
+            #expect(
+                removed.fields["reason"]?.string
+                    == "instrument heater-u was removed by a configuration reload: its device \(try supervisor.instrument("heater-v").identityKey) is now instrument heater-v")
+
+            await service.reconfigure(DaemonConfiguration(), manifests: manifests)
+            #expect(!supervisor.instrumentNames.contains("heater-v"), "\(supervisor.instrumentNames)")
+            _ = try await recorded.waitFor("heater-v's removal") { $0.instrument == "heater-v" }
+        }
+
+        await group.triggerGracefulShutdown()
+        let stopped = Task {
+            try await Task.sleep(for: .seconds(10))
+            running.cancel()
+        }
+        try await running.value
+        stopped.cancel()
+        pump.cancel()
+        await supervisor.shutdown()
+    }
+
     /// Polls `condition` (bounded: 10 s).
     private func eventually(_ what: String, _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(10)

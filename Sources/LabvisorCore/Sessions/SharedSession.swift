@@ -50,6 +50,7 @@ public final class SharedSession<Resource: Sendable>: Sendable {
 
     private struct Storage {
         var phase = Phase.idle
+        var linger: Duration
         var live: [UInt64: String] = [:]
         var waiters: [Waiter] = []
         var nextID: UInt64 = 1
@@ -68,10 +69,10 @@ public final class SharedSession<Resource: Sendable>: Sendable {
     /// The session's name, used in errors ("session stage-x").
     public let name: String
     /// How long the resource stays up after the last close.
-    public let linger: Duration
+    public var linger: Duration { storage.withLock { $0.linger } }
     private let startup: @Sendable () async throws -> Resource
     private let shutdown: @Sendable (Resource) async -> Void
-    private let storage = LockedState(Storage())
+    private let storage: LockedState<Storage>
 
     /// Creates an idle session. `startup` brings the resource up (open the transport,
     /// identify, initialise); `shutdown` brings it to its safe state and releases it, and
@@ -82,9 +83,15 @@ public final class SharedSession<Resource: Sendable>: Sendable {
         shutdown: @escaping @Sendable (Resource) async -> Void
     ) {
         self.name = name
-        self.linger = linger
+        self.storage = LockedState(Storage(linger: linger))
         self.startup = startup
         self.shutdown = shutdown
+    }
+
+    /// Sets how long the resource stays up after the last close (a configuration reload). A
+    /// linger already under way keeps the length it started with; the next one uses `linger`.
+    public func setLinger(_ linger: Duration) {
+        storage.withLock { $0.linger = linger }
     }
 
     /// Opens a reference for `holder`, starting the resource if it is the first. Waits
@@ -411,11 +418,11 @@ public final class SharedSession<Resource: Sendable>: Sendable {
 
     /// running with no references → lingering (then stopping) or stopping now.
     private func scheduleShutdown(of resource: Resource, in state: inout Storage) {
+        let linger = state.linger
         if linger > .zero {
             state.generation += 1
             let generation = state.generation
             state.phase = .lingering(resource, generation: generation)
-            let linger = self.linger
             state.inFlight = Task {
                 do { try await Task.sleep(for: linger) } catch { return }
                 self.lingerEnded(generation: generation)

@@ -28,6 +28,7 @@ public final class SimulatedInstruments: Sendable {
     private let running: LockedState<[String: Plugged]>
     private let supervisor: Supervisor
     private let reactor: IOReactor
+    private let logger: Logger
 
     /// The running simulators, by instrument name (an unplugged one until it is replugged).
     public var simulators: [String: any RunningSimulator] { running.withLock { $0.mapValues(\.simulator) } }
@@ -41,47 +42,80 @@ public final class SimulatedInstruments: Sendable {
         supervisor: Supervisor, configuration: DaemonConfiguration, manifests: [DriverManifest], reactor: IOReactor = .shared,
         logger: Logger
     ) throws {
-        let manifests = Dictionary(manifests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var plugged: [String: Plugged] = [:]
-        do {
-            for instrument in configuration.instruments {
-                guard let id = instrument.simulate else { continue }
-                let where_ = "instrument '\(instrument.name)' (simulate = \"\(id)\")"
-                guard let manifest = manifests[id] else {
-                    throw LabvisorError(.notFound, "\(where_): no driver manifest '\(id)' in the driver search path")
-                }
-                let driver = try ReferenceDrivers.drivers.entry(id)
-                guard case .serial(let transport) = manifest.transport else {
-                    guard case .usb(let settings) = manifest.transport else { continue }
-                    // No umockdev testbed in the daemon: the device's model answers in-process,
-                    // behind the same USBDeviceIO interface libusb devices have.
-                    let simulation = try ReferenceDrivers.usbSimulators.entry(id).make()
-                    supervisor.add(ManagedInstrument(
-                        name: instrument.name, kind: manifest.kind.rawValue, driver: driver, tags: instrument.tags, simulated: true,
-                        simulation: Self.inProcessUSB, linger: instrument.linger ?? configuration.defaultLinger,
-                        events: supervisor.events, logger: logger,
-                        connect: { .usb(InProcessUSBDevice(descriptors: simulation.descriptors, behavior: simulation.behavior), settings) }))
-                    continue
-                }
-                let simulator = try ReferenceDrivers.simulators.entry(id).start(reactor)
-                let (name, kind, tags) = (instrument.name, manifest.kind.rawValue, instrument.tags)
-                let linger = instrument.linger ?? configuration.defaultLinger
-                let make: @Sendable (DeviceLink) -> ManagedInstrument = { link in
-                    ManagedInstrument(
-                        name: name, kind: kind, driver: driver, tags: tags, link: link, simulated: true,
-                        simulation: "in-process serial simulator on a PTY pair (\(link.location))", linger: linger,
-                        events: supervisor.events, logger: logger)
-                }
-                plugged[name] = Plugged(simulator: simulator, unplugged: false, transport: transport, instrument: make)
-                supervisor.add(make(Self.link(simulator.path, transport: transport, reactor: reactor)))
-            }
-        } catch {
-            for entry in plugged.values { entry.simulator.stop() }
-            throw error
-        }
-        running = LockedState(plugged)
+        running = LockedState([:])
         self.supervisor = supervisor
         self.reactor = reactor
+        self.logger = logger
+        do {
+            for instrument in configuration.instruments where instrument.simulate != nil {
+                try add(instrument, defaultLinger: configuration.defaultLinger, manifests: manifests)
+            }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Checks that `instrument`'s simulator can run: its driver has a manifest among
+    /// `manifests`, driver code, and a simulator for the manifest's transport. Nothing for an
+    /// instrument without `simulate`. Returns the manifest (`nil` without `simulate`).
+    ///
+    /// - Throws: `notFound` naming the instrument and what is missing.
+    @discardableResult
+    public static func check(_ instrument: InstrumentConfiguration, manifests: [DriverManifest]) throws(LabvisorError) -> DriverManifest? {
+        guard let id = instrument.simulate else { return nil }
+        guard let manifest = manifests.first(where: { $0.id == id }) else {
+            throw LabvisorError(
+                .notFound, "instrument '\(instrument.name)' (simulate = \"\(id)\"): no driver manifest '\(id)' in the driver search path")
+        }
+        _ = try ReferenceDrivers.drivers.entry(id)
+        switch manifest.transport {
+        case .serial: _ = try ReferenceDrivers.simulators.entry(id)
+        case .usb: _ = try ReferenceDrivers.usbSimulators.entry(id)
+        }
+        return manifest
+    }
+
+    /// Starts the simulator of `instrument` (which has `simulate`) and adds the instrument to
+    /// the supervisor; its linger is its own, else `defaultLinger`.
+    ///
+    /// - Throws: as `check(_:manifests:)`; `unavailable` when the simulator cannot start (no PTY).
+    public func add(_ instrument: InstrumentConfiguration, defaultLinger: Duration, manifests: [DriverManifest]) throws {
+        guard let id = instrument.simulate, let manifest = try Self.check(instrument, manifests: manifests) else { return }
+        let driver = try ReferenceDrivers.drivers.entry(id)
+        let (supervisor, logger) = (self.supervisor, self.logger)
+        let (name, kind, tags) = (instrument.name, manifest.kind.rawValue, instrument.tags)
+        let linger = instrument.linger ?? defaultLinger
+        guard case .serial(let transport) = manifest.transport else {
+            guard case .usb(let settings) = manifest.transport else { return }
+            // No umockdev testbed in the daemon: the device's model answers in-process,
+            // behind the same USBDeviceIO interface libusb devices have.
+            let simulation = try ReferenceDrivers.usbSimulators.entry(id).make()
+            supervisor.add(ManagedInstrument(
+                name: name, kind: kind, driver: driver, tags: tags, simulated: true, simulation: Self.inProcessUSB, linger: linger,
+                events: supervisor.events, logger: logger,
+                connect: { .usb(InProcessUSBDevice(descriptors: simulation.descriptors, behavior: simulation.behavior), settings) }))
+            return
+        }
+        let simulator = try ReferenceDrivers.simulators.entry(id).start(reactor)
+        let make: @Sendable (DeviceLink) -> ManagedInstrument = { link in
+            ManagedInstrument(
+                name: name, kind: kind, driver: driver, tags: tags, link: link, simulated: true,
+                simulation: "in-process serial simulator on a PTY pair (\(link.location))", linger: linger,
+                events: supervisor.events, logger: logger)
+        }
+        let replaced = running.withLock { running in
+            defer { running[name] = Plugged(simulator: simulator, unplugged: false, transport: transport, instrument: make) }
+            return running[name]?.simulator
+        }
+        replaced?.stop()
+        supervisor.add(make(Self.link(simulator.path, transport: transport, reactor: reactor)))
+    }
+
+    /// Stops the simulator of `instrument`, if it has one here (call it once the supervisor has
+    /// retired the instrument: its driver's safe-state shutdown still talks to the simulator).
+    public func remove(_ instrument: String) {
+        running.withLock { $0.removeValue(forKey: instrument) }?.simulator.stop()
     }
 
     /// Whether `instrument` runs against one of these simulators.

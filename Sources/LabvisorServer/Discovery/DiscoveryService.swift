@@ -18,19 +18,24 @@ import ServiceLifecycle
 /// - `coldplugComplete`: `coldplugFinished(timeout:)` returns (the systemd notifier sends
 ///   `READY=1` once this and the listeners are up).
 ///
+/// - A configuration reload (`reconfigure(_:manifests:)`): every device present is bound
+///   again under the new pins; a device whose instrument changes is taken from the old one
+///   and given to the new one.
+///
 /// If udev cannot be used, the error is logged, coldplug counts as finished, and the service
 /// waits for shutdown: the daemon keeps serving its other instruments.
 public final class DiscoveryService: Service, Sendable {
     private let supervisor: Supervisor
-    private let configuration: DaemonConfiguration
-    private let manifests: [DriverManifest]
+    /// The configuration and manifests devices are bound by (a reload replaces them).
+    private let rules: LockedState<(configuration: DaemonConfiguration, manifests: [DriverManifest])>
     private let drivers: DriverCatalog
     private let reactor: IOReactor
     private let discovery: UdevDiscovery
     private let logger: Logger
     private let coldplug = Milestone("discovery's coldplug scan")
-    /// Instrument names by device `stableKey`, and the unclaimed devices already logged.
-    private let bound = LockedState((names: [String: String](), unclaimed: Set<String>()))
+    /// Instrument names by device `stableKey`, the unclaimed devices already logged, and the
+    /// devices present (bound or not) by `stableKey`, for a reload to bind them again.
+    private let bound = LockedState((names: [String: String](), unclaimed: Set<String>(), present: [String: DeviceIdentity]()))
 
     /// Creates the service; nothing happens until `run()`.
     ///
@@ -44,8 +49,7 @@ public final class DiscoveryService: Service, Sendable {
         settleWindow: Duration = .milliseconds(75), logger: Logger
     ) {
         self.supervisor = supervisor
-        self.configuration = configuration
-        self.manifests = manifests
+        self.rules = LockedState((configuration, manifests))
         self.drivers = drivers
         self.reactor = reactor
         self.logger = logger
@@ -90,7 +94,10 @@ public final class DiscoveryService: Service, Sendable {
         case .added(let identity), .reattached(let identity), .changed(let identity):
             await present(identity)
         case .removed(let identity):
-            guard let name = bound.withLock({ $0.names[identity.stableKey] }) else { return }
+            guard let name = bound.withLock({ bound in
+                bound.present.removeValue(forKey: identity.stableKey)
+                return bound.names[identity.stableKey]
+            }) else { return }
             await supervisor.deviceGone(name, reason: "device \(identity.stableKey) was unplugged from USB port \(identity.portPath)")
         case .expired(let identity):
             logger.debug("discovery forgot device \(identity.stableKey) (its grace period ended)")
@@ -102,6 +109,8 @@ public final class DiscoveryService: Service, Sendable {
 
     /// A device is there (plugged in, back, or changed): bind it, then add, re-attach or relink its instrument.
     private func present(_ identity: DeviceIdentity) async {
+        bound.withLock { _ = $0.present.updateValue(identity, forKey: identity.stableKey) }
+        let (configuration, manifests) = rules.withLock { $0 }
         let binding: DeviceBinding
         switch DeviceBinding.bind(identity, manifests: manifests, configuration: configuration) {
         case .unclaimed:
@@ -138,5 +147,37 @@ public final class DiscoveryService: Service, Sendable {
             link: link, linger: binding.configured?.linger ?? configuration.defaultLinger, events: supervisor.events,
             logger: logger))
         logger.info("instrument \(binding.name): \(binding.manifest.id) on \(link.location) (\(identity.stableKey))")
+    }
+
+    // MARK: - Reload
+
+    /// Binds devices by `configuration`'s pins and `manifests` from now on, and binds every
+    /// device present again: a device whose instrument name changes (pinned anew, unpinned,
+    /// pinned to another name) has its old instrument retired (lease revoked with a reason
+    /// saying so) and becomes the new one; a device whose instrument a reload removed (a
+    /// replaced pin) is added again. Returns once done.
+    public func reconfigure(_ configuration: DaemonConfiguration, manifests: [DriverManifest]) async {
+        rules.withLock { $0 = (configuration, manifests) }
+        let devices = bound.withLock { bound in
+            bound.unclaimed = []
+            return Array(bound.present.values)
+        }
+        for identity in devices.sorted(by: { $0.stableKey < $1.stableKey }) {
+            let new: String? =
+                switch DeviceBinding.bind(identity, manifests: manifests, configuration: configuration) {
+                case .bound(let binding): binding.name
+                case .unclaimed, .refused: nil
+                }
+            let old = bound.withLock { $0.names[identity.stableKey] }
+            if let old, old != new {
+                bound.withLock { _ = $0.names.removeValue(forKey: identity.stableKey) }
+                let now = new.map { "instrument \($0)" } ?? "no instrument"
+                await supervisor.retire(
+                    old, reason: "instrument \(old) was removed by a configuration reload: its device \(identity.stableKey) is now \(now)")
+            }
+            if let new, old != new || !supervisor.instrumentNames.contains(new) {
+                await present(identity)
+            }
+        }
     }
 }

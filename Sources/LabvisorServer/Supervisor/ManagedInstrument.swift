@@ -12,8 +12,9 @@ public final class ManagedInstrument: Sendable {
     public let kind: String
     /// The driver.
     public let driver: DriverCatalog.Entry
-    /// Tags from the config (requirement queries see them).
-    public let tags: [String: JSONValue]
+    /// Tags from the config (requirement queries see them); a configuration reload may change them.
+    public var tags: [String: JSONValue] { currentTags.withLock { $0 } }
+    private let currentTags: LockedState<[String: JSONValue]>
     /// The hardware identity, for a discovered device (the latest, after a replug).
     public var identity: DeviceIdentity? { link.withLock { $0.identity } }
     /// Whether it runs against a simulator.
@@ -64,7 +65,7 @@ public final class ManagedInstrument: Sendable {
         self.name = name
         self.kind = kind
         self.driver = driver
-        self.tags = tags
+        self.currentTags = LockedState(tags)
         self.simulated = simulated
         let link = LockedState(link)
         self.link = link
@@ -109,6 +110,13 @@ public final class ManagedInstrument: Sendable {
                     _ = try? lifecycle.transition(from: .closing, to: .faulted, reason: "shutdown failed: \(error)")
                 }
             })
+    }
+
+    /// Updates what a configuration reload may change in place: the tags and the linger (the
+    /// driver session, its references and the leases are untouched).
+    func update(tags: [String: JSONValue], linger: Duration) {
+        currentTags.withLock { $0 = tags }
+        session.setLinger(linger)
     }
 
     /// The device link now.

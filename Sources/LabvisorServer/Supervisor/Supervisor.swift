@@ -10,8 +10,8 @@ public final class Supervisor: Sendable {
     public let events: EventBus
     /// Who controls which instrument.
     public let leases: LeaseTable
-    /// Default per-call timeout when the client gives none.
-    public let defaultCallTimeout: Duration
+    /// Default per-call timeout when the client gives none (a configuration reload may change it).
+    public var defaultCallTimeout: Duration { limits.withLock { $0.callTimeout } }
     /// How long an instrument whose device went away is kept as `gone` for it to come back.
     public let gracePeriod: Duration
     /// When the supervisor started.
@@ -22,8 +22,10 @@ public final class Supervisor: Sendable {
     let instruments = LockedState<[String: ManagedInstrument]>([:])
     /// Why instruments were removed (grace period over), by name, for `notFound` messages.
     let removals = LockedState<[String: String]>([:])
-    /// The most stream subscriptions one client may hold.
-    public let streamsPerClient: Int
+    /// The most stream subscriptions one client may hold (a configuration reload may change
+    /// it; subscriptions already open are kept).
+    public var streamsPerClient: Int { limits.withLock { $0.streamsPerClient } }
+    let limits: LockedState<(callTimeout: Duration, streamsPerClient: Int)>
     private let streamSubscriptions = LockedState((next: 0, all: [Int: StreamSubscription]()))
     let logger: Logger
 
@@ -37,9 +39,8 @@ public final class Supervisor: Sendable {
         self.events = events
         self.store = store
         self.leases = LeaseTable(events: events, recordSink: store?.allocationSink)
-        self.defaultCallTimeout = defaultCallTimeout
+        self.limits = LockedState((defaultCallTimeout, streamsPerClient))
         self.gracePeriod = gracePeriod
-        self.streamsPerClient = streamsPerClient
         self.logger = logger
     }
 
@@ -204,8 +205,7 @@ public final class Supervisor: Sendable {
         guard !reason.isEmpty else { throw LabvisorError.invalidArgument("reason", "say why the lease is revoked") }
         try leases.revoke(params.lease, by: session.client.name, reason: reason)
         logger.notice("lease \(params.lease) revoked by \(session.client.name): \(reason)")
-        store?.record(.audit(AuditLogEntry(
-            time: Date().timeIntervalSince1970, actor: session.client.name, action: "revoke", target: params.lease, detail: reason)))
+        recordAudit(actor: session.client.name, action: "revoke", target: params.lease, detail: reason)
     }
 
     // MARK: - History

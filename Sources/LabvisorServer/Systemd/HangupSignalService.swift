@@ -2,14 +2,22 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Keeps `SIGHUP` (`systemctl reload labvisord`, the unit's `ExecReload=`) from killing the
-/// daemon, whose default action it would be. Configuration reload is not built yet (the
-/// operations issue, deliverable 6): until it is, each SIGHUP logs a warning saying so.
+/// Reloads the configuration on `SIGHUP` (`systemctl reload labvisord`, the unit's
+/// `ExecReload=`), one reload at a time, and keeps the signal from killing the daemon (its
+/// default action). Under systemd it brackets each reload with `RELOADING=1` (and
+/// `MONOTONIC_USEC=`) and `READY=1`, as `sd_notify(3)` asks; the outcome is logged and
+/// audited by `ConfigurationReload`.
 public struct HangupSignalService: Service {
+    private let reload: ConfigurationReload
+    private let notifier: SystemdNotifier?
     private let logger: Logger
 
     /// Creates the service.
-    public init(logger: Logger = Logger(label: "labvisor.reload")) {
+    ///
+    /// - Parameter notifier: where `RELOADING=1` and `READY=1` go; `nil`: nowhere.
+    public init(reload: ConfigurationReload, notifier: SystemdNotifier?, logger: Logger = Logger(label: "labvisor.reload")) {
+        self.reload = reload
+        self.notifier = notifier
         self.logger = logger
     }
 
@@ -17,8 +25,25 @@ public struct HangupSignalService: Service {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in hangups {
-                logger.warning("SIGHUP: configuration reload is not implemented yet; restart labvisord to apply a changed configuration")
+                await handleHangup()
             }
+        }
+    }
+
+    /// One reload, told to systemd.
+    func handleHangup() async {
+        logger.info("SIGHUP: re-reading the configuration\(reload.file.map { " \($0)" } ?? "")")
+        notify([.reloading, .monotonicNow])
+        _ = await reload.reload(by: "SIGHUP")
+        notify([.ready])
+    }
+
+    private func notify(_ notifications: [SystemdNotification]) {
+        guard let notifier else { return }
+        do {
+            try notifier.send(notifications)
+        } catch {
+            logger.warning("\(error.message)")
         }
     }
 }
