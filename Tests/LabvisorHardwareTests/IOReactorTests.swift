@@ -4,7 +4,7 @@ import LabvisorHardware
 import Testing
 
 /// A non-blocking pipe, closed at the end of the test.
-private final class Pipe: Sendable {
+final class NonBlockingPipe: Sendable {
     let readEnd: Int32
     let writeEnd: Int32
 
@@ -30,7 +30,7 @@ private final class Pipe: Sendable {
 @Suite struct IOReactorTests {
     @Test func waitEndsWhenDataArrives() async throws {
         try await withReactor { reactor in
-            let pipe = Pipe()
+            let pipe = NonBlockingPipe()
             defer { Glibc.close(pipe.readEnd); Glibc.close(pipe.writeEnd) }
             let registration = try reactor.register(pipe.readEnd, name: "pipe")
             defer { registration.deregister(ending: .closed("pipe")) }
@@ -44,7 +44,7 @@ private final class Pipe: Sendable {
 
     @Test func waitEndsAtItsDeadline() async throws {
         try await withReactor { reactor in
-            let pipe = Pipe()
+            let pipe = NonBlockingPipe()
             defer { Glibc.close(pipe.readEnd); Glibc.close(pipe.writeEnd) }
             let registration = try reactor.register(pipe.readEnd, name: "pipe")
             let start = ContinuousClock.now
@@ -62,7 +62,7 @@ private final class Pipe: Sendable {
 
     @Test func hangUpEndsPendingAndLaterWaitsWithDeviceGone() async throws {
         try await withReactor { reactor in
-            let pipe = Pipe()
+            let pipe = NonBlockingPipe()
             defer { Glibc.close(pipe.readEnd) }
             let registration = try reactor.register(pipe.readEnd, name: "pipe")
             let waiter = startOnReactor(reactor) {
@@ -83,7 +83,7 @@ private final class Pipe: Sendable {
 
     @Test func cancellationEndsAWait() async throws {
         try await withReactor { reactor in
-            let pipe = Pipe()
+            let pipe = NonBlockingPipe()
             defer { Glibc.close(pipe.readEnd); Glibc.close(pipe.writeEnd) }
             let registration = try reactor.register(pipe.readEnd, name: "pipe")
             defer { registration.deregister(ending: .closed("pipe")) }
@@ -100,7 +100,7 @@ private final class Pipe: Sendable {
 
     @Test func tasksCanRunOnTheReactorThread() async throws {
         try await withReactor { reactor in
-            let pipe = Pipe()
+            let pipe = NonBlockingPipe()
             defer { Glibc.close(pipe.readEnd); Glibc.close(pipe.writeEnd) }
             let registration = try reactor.register(pipe.readEnd, name: "pipe")
             defer { registration.deregister(ending: .closed("pipe")) }
@@ -119,7 +119,7 @@ private final class Pipe: Sendable {
     @Test func shutdownEndsRegistrationsAndTheReactorRestarts() async throws {
         let reactor = IOReactor(name: "test.restart")
         defer { reactor.shutdown() }
-        let pipe = Pipe()
+        let pipe = NonBlockingPipe()
         defer { Glibc.close(pipe.readEnd); Glibc.close(pipe.writeEnd) }
         let registration = try reactor.register(pipe.readEnd, name: "pipe")
         let waiter = Task {

@@ -7,18 +7,12 @@ import Testing
 /// empty, and one deadline timer per registration shared by its waits.
 @Suite struct IORegistrationFastPathTests {
     /// A non-blocking pipe whose reads count their attempts.
+    /// `NonBlockingPipe` (IOReactorTests) that counts its read attempts.
     private final class CountingPipe: Sendable {
-        let readEnd: Int32
-        let writeEnd: Int32
+        private let ends = NonBlockingPipe()
         private let counts = LockedState((attempts: 0, empty: 0))
-
-        init() {
-            var ends: [Int32] = [-1, -1]
-            precondition(pipe(&ends) == 0)
-            readEnd = ends[0]
-            writeEnd = ends[1]
-            for end in ends { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
-        }
+        var readEnd: Int32 { ends.readEnd }
+        var writeEnd: Int32 { ends.writeEnd }
 
         func send(_ bytes: [UInt8]) {
             precondition(bytes.withUnsafeBytes { Glibc.write(writeEnd, $0.baseAddress, $0.count) } == bytes.count)

@@ -48,13 +48,7 @@ import Testing
         #expect(try supervisor.instrument("heater-u") === instrument, "the same instrument")
         #expect(instrument.absent == nil)
 
-        await group.triggerGracefulShutdown()
-        let stopped = Task {
-            try await Task.sleep(for: .seconds(10))
-            running.cancel()
-        }
-        try await running.value
-        stopped.cancel()
+        try await stop(group, running: running)
         await supervisor.shutdown()
     }
 
@@ -95,6 +89,14 @@ import Testing
             _ = try await recorded.waitFor("heater-v's removal") { $0.instrument == "heater-v" }
         }
 
+        try await stop(group, running: running)
+        pump.cancel()
+        await supervisor.shutdown()
+    }
+
+    /// Polls `condition` (bounded: 10 s).
+    /// Shuts the group down gracefully, cancelling it if that takes more than 10 s.
+    private func stop(_ group: ServiceGroup, running: Task<Void, any Error>) async throws {
         await group.triggerGracefulShutdown()
         let stopped = Task {
             try await Task.sleep(for: .seconds(10))
@@ -102,11 +104,8 @@ import Testing
         }
         try await running.value
         stopped.cancel()
-        pump.cancel()
-        await supervisor.shutdown()
     }
 
-    /// Polls `condition` (bounded: 10 s).
     private func eventually(_ what: String, _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while !condition() {
