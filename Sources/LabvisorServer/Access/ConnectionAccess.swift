@@ -89,12 +89,12 @@ public final class ConnectionAccess: Sendable {
     ///
     /// - Throws: `unauthenticated` before authentication; `permissionDenied` naming the rule
     ///   (`action` says what was refused, e.g. "revoke lease L3").
-    public func check(_ level: AccessLevel, instrument: String?, action: String? = nil) throws(LabvisorError) {
+    public func check(_ level: AccessLevel, instrument: String?, action: @autoclosure () -> String? = nil) throws(LabvisorError) {
         if unrestricted { return }
         let (authenticated, permitted) = state.withLock { ($0.authenticated, $0.grants.permit(level, instrument: instrument)) }
         if permitted { return }
         guard authenticated else { throw Self.unauthenticatedError }
-        throw policy.denial(of: identity, level, instrument: instrument, action: action)
+        throw policy.denial(of: identity, level, instrument: instrument, action: action())
     }
 
     /// Whether the caller has `level` on `instrument` (no error, no audit: for filtering lists).

@@ -8,12 +8,13 @@ struct AccessGuard: Sendable {
     let session: ClientSession
     let supervisor: Supervisor
 
-    /// Checks `level` on `instrument` (`nil`: daemon-wide).
+    /// Checks `level` on `instrument` (`nil`: daemon-wide). `action` is worded only for a
+    /// refusal: an allowed call builds no string.
     ///
     /// - Throws: `permissionDenied` naming the rule (audited); `unauthenticated`.
-    func check(_ level: AccessLevel, _ instrument: String?, action: String? = nil) throws(LabvisorError) {
+    func check(_ level: AccessLevel, _ instrument: String?, action: @autoclosure () -> String? = nil) throws(LabvisorError) {
         do {
-            try access.check(level, instrument: instrument, action: action)
+            try access.check(level, instrument: instrument, action: action())
         } catch {
             if error.code == .permissionDenied { audit("denied", target: instrument ?? "daemon", detail: error.message) }
             throw error
