@@ -145,23 +145,61 @@ public final class Labvisor: Sendable {
     }
 
     /// Subscribes to events (all kinds and instruments when `nil`); the sequence ends when
-    /// the connection does. A `gap` event says how many events the daemon dropped because
-    /// this client read too slowly.
-    public func watch(kinds: [Event.Kind]? = nil, instruments: [String]? = nil) async throws -> AsyncStream<Event> {
-        let messages = connection.notifications(EventNotification.name)
-        let subscription = try await connection.call(WatchEvents.self, .init(kinds: kinds, instruments: instruments)).subscription
-        return AsyncStream { continuation in
-            let task = Task {
-                for await message in messages {
-                    guard let notification = try? WireJSON.decode(RPCRequest<EventNotification.Params>.self, from: message),
-                        notification.params.subscription == subscription
-                    else { continue }
-                    continuation.yield(notification.params.event.event)
+    /// the connection does (see `EventWatch`). A `gap` event says how many events were dropped
+    /// because this client read too slowly (by the daemon, or here past `buffer` events).
+    public func watch(kinds: [Event.Kind]? = nil, instruments: [String]? = nil, buffer: Int = 4096) async throws -> EventWatch {
+        let connection = self.connection
+        let listener = LockedState(0)
+        let watch = EventWatch(capacity: buffer) { connection.stopListening(listener.withLock { $0 }) }
+        // Events may come before `events.watch` answers with the subscription's id: those are
+        // kept until it is known. Later ones are kept until the socket read that brought them
+        // is handled, then handed on together: the reader wakes once per read, not per event.
+        // Hand-overs happen under the lock, so events stay in order.
+        let routing = LockedState<(subscription: Int?, early: [EventNotification.Params], ready: [Event])>((nil, [], []))
+        let key = connection.listen(
+            EventNotification.name,
+            receive: { notification in
+                let params: EventNotification.Params
+                switch notification {
+                case .event(let read): params = read
+                case .message(let message):
+                    guard let tree = message["params"],
+                        let read = EventNotification.params(fromTree: tree) ?? (try? JSONValueDecoder().decode(EventNotification.Params.self, from: tree))
+                    else { return }
+                    params = read
                 }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
+                routing.withLock { routing in
+                    guard let subscription = routing.subscription else { return routing.early.append(params) }
+                    if params.subscription == subscription { routing.ready.append(params.event.event) }
+                }
+            },
+            readComplete: { [weak watch] in
+                routing.withLock { routing in
+                    watch?.deliver(routing.ready)
+                    routing.ready.removeAll(keepingCapacity: true)
+                }
+            },
+            end: { [weak watch] in
+                routing.withLock { routing in
+                    watch?.deliver(routing.ready)
+                    routing.ready = []
+                }
+                watch?.finish()
+            })
+        listener.withLock { $0 = key }
+        let subscription: Int
+        do {
+            subscription = try await connection.call(WatchEvents.self, .init(kinds: kinds, instruments: instruments)).subscription
+        } catch {
+            watch.cancel()
+            throw error
         }
+        routing.withLock { routing in
+            routing.subscription = subscription
+            watch.deliver(routing.early.filter { $0.subscription == subscription }.map(\.event.event))
+            routing.early = []
+        }
+        return watch
     }
 
     /// Subscribes to an instrument's data stream (camera frames): the frames from the next

@@ -133,11 +133,23 @@ public final class LabvisorConnection: Sendable {
         return result
     }
 
-    /// The server's notifications named `method` (`event`), as raw JSON messages, from now
-    /// until the connection ends. Bounded: past `bufferSize` unread messages the oldest are
-    /// dropped (the daemon's own `gap` events report what it dropped before sending).
-    public func notifications(_ method: String, bufferSize: Int = 4096) -> AsyncStream<[UInt8]> {
-        pending.listen(method, bufferSize: bufferSize)
+    /// Calls `receive` with each notification named `method` (`event`) from now until the
+    /// connection ends, then `end` once; returns the listener's key for `stopListening`.
+    /// `receive` runs on the connection's event loop, with the message already parsed: it
+    /// must hand the message on and return at once.
+    /// `readComplete` runs on the event loop after a read from the socket that brought
+    /// notifications has been handled: a listener that keeps what `receive` got hands it on
+    /// there, once per read rather than once per message.
+    func listen(
+        _ method: String, receive: @escaping @Sendable (IncomingNotification) -> Void, readComplete: @escaping @Sendable () -> Void,
+        end: @escaping @Sendable () -> Void
+    ) -> Int {
+        pending.listen(NotificationListener(method: method, receive: receive, readComplete: readComplete, end: end))
+    }
+
+    /// Stops calling a listener (its `end` is not called).
+    func stopListening(_ key: Int) {
+        pending.stopListening(key)
     }
 
     /// Closes the connection (the daemon releases what it held).
@@ -153,7 +165,9 @@ final class PendingRequests: Sendable {
         /// Responses are handed over parsed: the read handler parses each message once.
         var waiting: [Int: WaitContinuation<JSONValue, any Error>] = [:]
         var ended: LabvisorError?
-        var listeners: [Int: (method: String, continuation: AsyncStream<[UInt8]>.Continuation)] = [:]
+        var listeners: [Int: NotificationListener] = [:]
+        /// Whether notifications were handed to listeners since the last `readComplete`.
+        var notified = false
         var nextListener = 0
     }
 
@@ -196,27 +210,43 @@ final class PendingRequests: Sendable {
         }
     }
 
-    /// A stream of the notifications named `method`.
-    func listen(_ method: String, bufferSize: Int) -> AsyncStream<[UInt8]> {
-        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
+    /// Adds `listener` (ended at once when the connection already has); returns its key.
+    func listen(_ listener: NotificationListener) -> Int {
         let key = state.withLock { state -> Int? in
             if state.ended != nil { return nil }
             state.nextListener += 1
-            state.listeners[state.nextListener] = (method, continuation)
+            state.listeners[state.nextListener] = listener
             return state.nextListener
         }
         guard let key else {
-            continuation.finish()
-            return stream
+            listener.end()
+            return 0
         }
-        continuation.onTermination = { [state] _ in _ = state.withLock { $0.listeners.removeValue(forKey: key) } }
-        return stream
+        return key
+    }
+
+    /// Removes the listener `key`.
+    func stopListening(_ key: Int) {
+        _ = state.withLock { $0.listeners.removeValue(forKey: key) }
     }
 
     /// Hands a notification to the listeners of its method.
-    func notify(method: String, message: [UInt8]) {
-        let listeners = state.withLock { $0.listeners.values.filter { $0.method == method }.map(\.continuation) }
-        for listener in listeners { listener.yield(message) }
+    func notify(method: String, message: IncomingNotification) {
+        let listeners = state.withLock { state in
+            state.notified = true
+            return state.listeners.values.filter { $0.method == method }
+        }
+        for listener in listeners { listener.receive(message) }
+    }
+
+    /// A read from the socket has been handled: listeners hand on what they kept.
+    func readComplete() {
+        let listeners = state.withLock { state -> [NotificationListener] in
+            guard state.notified else { return [] }
+            state.notified = false
+            return Array(state.listeners.values)
+        }
+        for listener in listeners { listener.readComplete() }
     }
 
     /// Hands a response to its waiter.
@@ -239,10 +269,30 @@ final class PendingRequests: Sendable {
         for waiter in waiting { waiter.resume(throwing: error) }
         let listeners = state.withLock { state in
             defer { state.listeners = [:] }
-            return state.listeners.values.map(\.continuation)
+            return Array(state.listeners.values)
         }
-        for listener in listeners { listener.finish() }
+        for listener in listeners { listener.end() }
     }
+}
+
+/// A notification from the daemon, as the read handler parsed it.
+enum IncomingNotification: Sendable {
+    /// An `event` in the layout the daemon writes, read without building its tree.
+    case event(EventNotification.Params)
+    /// Any notification, as its parsed message.
+    case message(JSONValue)
+}
+
+/// Who receives the notifications of one method (see `LabvisorConnection.listen`).
+struct NotificationListener: Sendable {
+    /// The notifications' method (`event`).
+    let method: String
+    /// Called on the event loop with each parsed message.
+    let receive: @Sendable (IncomingNotification) -> Void
+    /// Called on the event loop when a read that brought notifications has been handled.
+    let readComplete: @Sendable () -> Void
+    /// Called once when the connection ends.
+    let end: @Sendable () -> Void
 }
 
 /// Routes response frames to their requests.
@@ -263,6 +313,10 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
             binaryMessage(context: context, buffer)
             return
         }
+        if let event = buffer.withUnsafeReadableBytes({ EventNotification.params(fromMessage: $0) }) {
+            pending.notify(method: EventNotification.name, message: .event(event))
+            return
+        }
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         guard case .object(let members)? = try? JSONParser.parse(bytes) else { return }
         let id = members["id"] ?? .null
@@ -272,7 +326,7 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
             {
                 frames.ended(ended.params)
             }
-            pending.notify(method: method, message: bytes)
+            pending.notify(method: method, message: .message(.object(members)))
         } else if case .int(let number) = id {
             let response = JSONValue.object(members)
             frames.responseArrived(requestID: number, response)
@@ -300,6 +354,11 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
         if frames.frameArrived(frame, mayPause: !pending.isWaiting) {
             _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        pending.readComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -55,7 +55,7 @@ private let bytesPerSize = 64 << 20
 
         let payloads = max(200, bytesPerSize / size)
         var samples = LatencySamples(capacity: payloads)
-        let usageBefore = cpuSeconds()
+        let usageBefore = processCPUSeconds()
         let start = ContinuousClock.now
         var last = start
         var bytes = 0
@@ -69,7 +69,7 @@ private let bytesPerSize = 64 << 20
             last = now
         }
         let seconds = (ContinuousClock.now - start).seconds
-        let cpu = cpuSeconds() - usageBefore
+        let cpu = processCPUSeconds() - usageBefore
         await stream.stop()
         try await handle.close()
         await context.shutdown()
@@ -87,10 +87,3 @@ private let bytesPerSize = 64 << 20
         target: "none set (measure MB/s); ops/s, p50, p99: 64 KiB payloads", met: true, extra: extra)
 }
 
-/// User + system CPU time of this process so far, in seconds.
-private func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}

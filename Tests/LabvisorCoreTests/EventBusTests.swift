@@ -151,6 +151,27 @@ private func drain(_ subscription: EventSubscription) async throws -> [Event] {
         #expect(slow.missed == 5)
     }
 
+    @Test func takeBufferedGivesTheGapThenEventsInOrderWithoutWaiting() async throws {
+        let bus = EventBus()
+        let subscription = bus.subscribe(bufferSize: 4)
+        #expect(subscription.takeBuffered(limit: 10).isEmpty)  // empty: returns at once
+        for index in 1...6 { bus.publish(Event(kind: .propertyChanged, fields: ["i": .int(index)])) }  // keeps 3...6
+        let first = subscription.takeBuffered(limit: 2)
+        #expect(first.map(\.kind) == [.gap, .propertyChanged])
+        #expect(first[0].fields["missed"] == .int(2) && first[1].sequence == 3)
+        #expect(subscription.takeBuffered(limit: 10).map(\.sequence) == [4, 5, 6])
+        #expect(subscription.takeBuffered(limit: 10).isEmpty)
+        // A reader that then waits is woken by the next publish, and a batch reader reads on.
+        var iterator = subscription.makeAsyncIterator()
+        bus.publish(Event(kind: .stateChanged))
+        bus.publish(Event(kind: .stateChanged))
+        #expect(await iterator.next()?.sequence == 7)
+        #expect(subscription.takeBuffered(limit: 10).map(\.sequence) == [8])
+        bus.finish()
+        #expect(subscription.takeBuffered(limit: 10).isEmpty)
+        #expect(await iterator.next() == nil)
+    }
+
     @Test func memoryIsBoundedForNonReadingSubscriber() {
         let bus = EventBus()
         let idle = bus.subscribe(bufferSize: 16)

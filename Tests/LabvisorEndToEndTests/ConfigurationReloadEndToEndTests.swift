@@ -18,7 +18,7 @@ struct ConfigurationReloadEndToEndTests {
 
     /// The events of `stream` until one `accepts` (that one included), at most `limit`.
     static func events(
-        _ stream: AsyncStream<Event>, until accepts: @escaping @Sendable (Event) -> Bool, within limit: Duration = .seconds(20)
+        _ stream: EventWatch, until accepts: @escaping @Sendable (Event) -> Bool, within limit: Duration = .seconds(20)
     ) async -> [Event] {
         let collector = Task {
             var collected: [Event] = []

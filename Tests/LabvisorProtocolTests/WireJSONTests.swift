@@ -85,6 +85,64 @@ import Testing
         try agree(InvokeMethod.Params(instrument: "stage-x", method: "moveTo", arguments: ["mm": 12.5, "wait": true, "tags": ["a", nil]]), "invoke")
     }
 
+    /// The event notification written directly reads back through `Codable` as what it was
+    /// written from, and its tree form agrees with `Codable` on random events.
+    @Test func eventNotificationsWrittenDirectlyAgreeWithCodable() throws {
+        var generator = SplitMix(seed: 0xE7E)
+        let kinds = Event.Kind.allCases
+        for round in 0..<300 {
+            var fields: [String: JSONValue] = [:]
+            for index in 0..<Int(generator.next() % 4) { fields["f\(index)\u{22}\n"] = randomValue(&generator, depth: 1) }
+            let event = Event(
+                kind: kinds[Int(generator.next() % UInt64(kinds.count))], instrument: round % 3 == 0 ? nil : "stage-\u{22}\(round)",
+                fields: fields, sequence: generator.next() >> 2, time: Date(timeIntervalSince1970: Double(generator.next() % 10_000_000_000) / 1000))
+            var framed: [UInt8] = []
+            Framing.appendFrame(to: &framed) { EventNotification.write(subscription: round, event: event, into: &$0) }
+            #expect(Framing.readLength(framed) == framed.count - Framing.lengthSize)
+            let text = Array(framed.dropFirst(Framing.lengthSize))
+            let viaCodable = try WireJSON.decode(RPCRequest<EventNotification.Params>.self, from: text)
+            let expected = EventNotification.Params(subscription: round, event: WireEvent(event))
+            let codableText = try WireJSON.encode(RPCRequest(id: nil, method: EventNotification.name, params: expected))
+            #expect(viaCodable.id == nil && viaCodable.method == EventNotification.name)
+            #expect(viaCodable.params == (try WireJSON.decode(RPCRequest<EventNotification.Params>.self, from: codableText)).params, "\(String(decoding: text, as: UTF8.self))")
+            #expect(try JSONParser.parse(text) == JSONParser.parse(codableText))
+            #expect(viaCodable.params.event.sequence == event.sequence && viaCodable.params.event.instrument == event.instrument)
+            let tree = try #require(try JSONParser.parse(text)["params"])
+            #expect(EventNotification.params(fromTree: tree) == viaCodable.params)
+            #expect(text.withUnsafeBytes { EventNotification.params(fromMessage: $0) } == viaCodable.params)
+            // The layout reader takes its own layout or nothing: mutated text reads as Codable
+            // reads it, or not at all.
+            for _ in 0..<20 {
+                var mutated = text
+                mutated[Int(generator.next() % UInt64(mutated.count))] = [UInt8(ascii: "}"), UInt8(ascii: "\""), UInt8(ascii: "1"), UInt8(ascii: " "), 0x00, UInt8(ascii: ",")][Int(generator.next() % 6)]
+                guard let fast = mutated.withUnsafeBytes({ EventNotification.params(fromMessage: $0) }) else { continue }
+                let slow = try? WireJSON.decode(RPCRequest<EventNotification.Params>.self, from: mutated)
+                #expect(slow?.method == EventNotification.name && slow?.params == fast, "\(String(decoding: mutated, as: UTF8.self))")
+            }
+        }
+        // Another layout of the same message is not read by the layout reader (the tree is).
+        let spaced = Array(#"{"jsonrpc": "2.0", "method": "event", "params": {"subscription": 1, "event": {"sequence": 3, "time": 1.5, "kind": "gap", "fields": {}}}}"#.utf8)
+        #expect(spaced.withUnsafeBytes { EventNotification.params(fromMessage: $0) } == nil)
+        let tight = Array(#"{"jsonrpc":"2.0","method":"event","params":{"subscription":1,"event":{"sequence":3,"time":1.5,"kind":"gap","fields":{"missed":2}}}}"#.utf8)
+        #expect(tight.withUnsafeBytes { EventNotification.params(fromMessage: $0) }
+            == .init(subscription: 1, event: WireEvent(sequence: 3, time: 1.5, kind: .gap, instrument: nil, fields: ["missed": 2])))
+        // Shapes the tree form does not take are left to Codable (nil), never read differently.
+        let odd: [JSONValue] = [
+            ["subscription": 1, "event": ["sequence": 2.0, "time": 1, "kind": "gap", "fields": [:]]],
+            ["subscription": 1, "event": ["sequence": -1, "time": 1, "kind": "gap", "fields": [:]]],
+            ["subscription": 1, "event": ["sequence": 1, "time": 1, "kind": "nope", "fields": [:]]],
+            ["subscription": 1, "event": ["sequence": 1, "time": "x", "kind": "gap", "fields": [:]]],
+            ["subscription": 1, "event": ["sequence": 1, "time": 1, "kind": "gap"]],
+        ]
+        for tree in odd {
+            let fast = EventNotification.params(fromTree: tree)
+            let slow = try? JSONValueDecoder().decode(EventNotification.Params.self, from: tree)
+            #expect(fast == nil || fast == slow, "\(tree)")
+        }
+        #expect(EventNotification.params(fromTree: ["subscription": 1, "event": ["sequence": 3, "time": 1.5, "kind": "gap", "instrument": nil, "fields": ["missed": 2]]])
+            == .init(subscription: 1, event: WireEvent(sequence: 3, time: 1.5, kind: .gap, instrument: nil, fields: ["missed": 2])))
+    }
+
     @Test func decodingErrorsNameTheMember() throws {
         let wrongType = Array(#"{"instrument": 5, "method": "home"}"#.utf8)
         let error = try #require(throws: DecodingError.self) { try WireJSON.decode(InvokeMethod.Params.self, from: wrongType) }

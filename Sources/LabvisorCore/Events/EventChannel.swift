@@ -29,6 +29,11 @@ final class EventChannel: Sendable {
         state.withLock { $0.close(discard: discard) }
     }
 
+    /// Up to `limit` buffered events, without waiting (none when empty or closed and drained).
+    func take(_ limit: Int) -> [Event] {
+        state.withLock { $0.take(limit) }
+    }
+
     /// Total events dropped so far.
     var missed: Int { state.withLock { $0.missedTotal } }
     /// Events currently buffered (not counting a pending gap event).
@@ -107,17 +112,31 @@ struct EventBuffer: Sendable {
         return nil
     }
 
-    mutating func read() -> ReadResult {
-        if let first = events.first {
-            if missedSinceRead > 0 {
-                let gap = Event(
-                    kind: .gap, instrument: nil, fields: ["missed": .int(missedSinceRead)],
-                    sequence: first.sequence, time: first.time)
-                missedSinceRead = 0
-                return .event(gap)
-            }
-            return .event(events.removeFirst())
+    /// The next buffered event (a synthesized gap first, after drops), or `nil` when empty.
+    mutating func nextReady() -> Event? {
+        guard let first = events.first else { return nil }
+        if missedSinceRead > 0 {
+            let gap = Event(
+                kind: .gap, instrument: nil, fields: ["missed": .int(missedSinceRead)],
+                sequence: first.sequence, time: first.time)
+            missedSinceRead = 0
+            return gap
         }
+        return events.removeFirst()
+    }
+
+    /// Up to `limit` buffered events, in order, without waiting.
+    mutating func take(_ limit: Int) -> [Event] {
+        var taken: [Event] = []
+        while taken.count < limit, let event = nextReady() {
+            if taken.isEmpty { taken.reserveCapacity(Swift.min(limit, events.count + 1)) }
+            taken.append(event)
+        }
+        return taken
+    }
+
+    mutating func read() -> ReadResult {
+        if let event = nextReady() { return .event(event) }
         if isClosed { return .end }
         precondition(waiter == nil, "EventSubscription supports only one concurrent next()")
         lastToken &+= 1

@@ -42,6 +42,14 @@ public final class EventSubscription: AsyncSequence, Sendable {
         channel.close(discard: false)?.resume(returning: nil)
     }
 
+    /// Takes up to `limit` of the events buffered now, in order (a `gap` event first after
+    /// drops), without waiting: a reader woken by one event takes what came with it, and
+    /// handles them as one batch. Empty when nothing is buffered. Do not call it while a
+    /// `next()` of the same subscription is in flight.
+    public func takeBuffered(limit: Int) -> [Event] {
+        channel.take(limit)
+    }
+
     /// Total events dropped for this subscriber so far because its buffer was full.
     public var missed: Int { channel.missed }
 

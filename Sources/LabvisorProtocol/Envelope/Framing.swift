@@ -17,6 +17,19 @@ public enum Framing {
         return [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
+    /// Appends one frame to `output`: a length prefix, then what `write` appends (its length is
+    /// filled in after). Several frames appended to one buffer go out in one socket write.
+    public static func appendFrame(to output: inout [UInt8], _ write: (inout [UInt8]) -> Void) {
+        let start = output.count
+        output.append(contentsOf: [0, 0, 0, 0])
+        write(&output)
+        let length = UInt32(output.count - start - lengthSize)
+        output[start] = UInt8(length >> 24)
+        output[start + 1] = UInt8(length >> 16 & 0xFF)
+        output[start + 2] = UInt8(length >> 8 & 0xFF)
+        output[start + 3] = UInt8(length & 0xFF)
+    }
+
     /// Reads a big-endian length from the first four bytes of `bytes`.
     public static func readLength(_ bytes: some Collection<UInt8>) -> Int? {
         guard bytes.count >= lengthSize else { return nil }

@@ -42,6 +42,37 @@ public struct JSONParser {
         return value
     }
 
+    /// Reads text of a layout known in advance (a message this codec wrote): `body` steps
+    /// through it with `skip(_:)` for the fixed parts and `value()` for the values between.
+    /// `nil` when `body` finds another layout (the caller then parses the text as a tree);
+    /// no `Failure` escapes: text that is not JSON is another layout too.
+    public static func read<T>(_ buffer: UnsafeRawBufferPointer, _ body: (inout JSONParser) throws(Failure) -> T?) -> T? {
+        var parser = JSONParser(bytes: buffer)
+        do throws(Failure) {
+            return try body(&parser)
+        } catch {
+            return nil
+        }
+    }
+
+    /// Steps over `text` when the bytes at the read position are exactly it; else stays.
+    public mutating func skip(_ text: StaticString) -> Bool {
+        let count = text.utf8CodeUnitCount
+        guard bytes.count - index >= count else { return false }
+        let start = text.utf8Start
+        for offset in 0..<count where bytes[index + offset] != start[offset] { return false }
+        index += count
+        return true
+    }
+
+    /// Reads one JSON value at the read position (no whitespace skipped).
+    public mutating func value() throws(Failure) -> JSONValue {
+        try parseValue(depth: 0)
+    }
+
+    /// Whether every byte has been read.
+    public var isAtEnd: Bool { index == bytes.count }
+
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
 

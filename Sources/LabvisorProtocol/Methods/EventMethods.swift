@@ -22,6 +22,15 @@ public struct WireEvent: Codable, Sendable, Hashable {
         fields = event.fields
     }
 
+    /// Creates the wire form of an event from its members.
+    public init(sequence: UInt64, time: Double, kind: Event.Kind, instrument: String?, fields: [String: JSONValue]) {
+        self.sequence = sequence
+        self.time = time
+        self.kind = kind
+        self.instrument = instrument
+        self.fields = fields
+    }
+
     /// The core event.
     public var event: Event {
         Event(kind: kind, instrument: instrument, fields: fields, sequence: sequence, time: Date(timeIntervalSince1970: time))
@@ -97,4 +106,62 @@ public enum EventNotification: WireNotification {
         event: WireEvent(Event(
             kind: .stateChanged, instrument: "stage-x", fields: ["from": "ready", "to": "busy", "reason": "call home"],
             sequence: 812, time: Date(timeIntervalSince1970: 1_790_000_000.25))))
+}
+
+extension EventNotification {
+    /// Appends the notification of `event` for `subscription` as JSON text: the message
+    /// `RPCRequest(id: nil, method: name, params: Params(subscription:event:))` encodes to,
+    /// written without `Codable` (the event fan-out writes one per event and subscriber).
+    public static func write(subscription: Int, event: Event, into output: inout [UInt8]) {
+        output.append(contentsOf: #"{"jsonrpc":"2.0","method":"event","params":{"subscription":"#.utf8)
+        output.append(contentsOf: String(subscription).utf8)
+        output.append(contentsOf: #","event":{"sequence":"#.utf8)
+        output.append(contentsOf: String(event.sequence).utf8)
+        output.append(contentsOf: #","time":"#.utf8)
+        JSONWriter.write(.double(event.time.timeIntervalSince1970), into: &output)
+        output.append(contentsOf: #","kind":"#.utf8)
+        JSONWriter.writeString(event.kind.rawValue, into: &output)
+        if let instrument = event.instrument {
+            output.append(contentsOf: #","instrument":"#.utf8)
+            JSONWriter.writeString(instrument, into: &output)
+        }
+        output.append(contentsOf: #","fields":"#.utf8)
+        JSONWriter.write(.object(event.fields), into: &output)
+        output.append(contentsOf: "}}}".utf8)
+    }
+
+    /// The parameters of a notification in exactly the layout `write` gives it, read without
+    /// building the envelope's tree; `nil` for any other text (parse it as a tree then).
+    public static func params(fromMessage buffer: UnsafeRawBufferPointer) -> Params? {
+        JSONParser.read(buffer) { (reader: inout JSONParser) throws(JSONParser.Failure) -> Params? in
+            guard reader.skip(#"{"jsonrpc":"2.0","method":"event","params":{"subscription":"#), case .int(let subscription) = try reader.value(),
+                reader.skip(#","event":{"sequence":"#), case .int(let sequence) = try reader.value(), sequence >= 0,
+                reader.skip(#","time":"#), let time = try reader.value().number,
+                reader.skip(#","kind":"#), case .string(let kindName) = try reader.value(), let kind = Event.Kind(rawValue: kindName)
+            else { return nil }
+            var instrument: String?
+            if reader.skip(#","instrument":"#) {
+                guard case .string(let name) = try reader.value() else { return nil }
+                instrument = name
+            }
+            guard reader.skip(#","fields":"#), case .object(let fields) = try reader.value(), reader.skip("}}}"), reader.isAtEnd else { return nil }
+            return Params(
+                subscription: subscription,
+                event: WireEvent(sequence: UInt64(sequence), time: time, kind: kind, instrument: instrument, fields: fields))
+        }
+    }
+
+    /// The parameters read straight from their parsed tree, or `nil` where the tree has a
+    /// shape this fast form does not take (`Codable` then decides).
+    public static func params(fromTree tree: JSONValue) -> Params? {
+        guard case .object(let members) = tree, case .int(let subscription)? = members["subscription"],
+            case .object(let event)? = members["event"], case .int(let sequence)? = event["sequence"], sequence >= 0,
+            case .some(.some(let time)) = WireTree.optionalNumber(event["time"]),
+            case .string(let kindName)? = event["kind"], let kind = Event.Kind(rawValue: kindName),
+            let instrument = WireTree.optionalString(event["instrument"]), case .object(let fields)? = event["fields"]
+        else { return nil }
+        return Params(
+            subscription: subscription,
+            event: WireEvent(sequence: UInt64(sequence), time: time, kind: kind, instrument: instrument, fields: fields))
+    }
 }

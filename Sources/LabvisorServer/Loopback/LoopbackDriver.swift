@@ -30,6 +30,7 @@ public actor LoopbackDriver: InstrumentDriver {
     static let fps = Argument<Double>("fps", "frames per second", unit: "Hz", range: 0.1...10_000, default: 30)
     static let count = Argument<Int>("count", "frames to publish, then stop; 0: until stopFrames", range: 0...1_000_000_000, default: 0)
     static let events = Argument<Int>("count", "events to publish", range: 1...100_000_000)
+    static let eventRate = Argument<Double>("perSecond", "events per second; 0: as fast as it can", unit: "Hz", range: 0...10_000_000, default: 0)
 
     public static let methods: [DriverMethod<LoopbackDriver>] = [
         DriverMethod("echo", "returns its argument", access: .observe, arguments: [value]) { _, arguments in
@@ -52,10 +53,10 @@ public actor LoopbackDriver: InstrumentDriver {
             await driver.stopFrames()
         },
         DriverMethod(
-            "emitEvents", "publishes count propertyChanged events (property 'tick', values 1 to count) as fast as it can",
-            access: .observe, arguments: [events]
+            "emitEvents", "publishes count propertyChanged events (property 'tick', values 1 to count) at perSecond, or as fast as it can",
+            access: .observe, arguments: [events, eventRate]
         ) { driver, arguments in
-            await driver.emitEvents(try arguments[events])
+            try await driver.emitEvents(try arguments[events], perSecond: try arguments[eventRate])
         },
     ]
 
@@ -104,12 +105,20 @@ public actor LoopbackDriver: InstrumentDriver {
         }
     }
 
-    /// Publishes `count` `propertyChanged` events of the property `tick` (values 1 to `count`),
-    /// yielding its thread every 256 (tasks share the event loops' threads).
-    func emitEvents(_ count: Int) async {
+    /// Publishes `count` `propertyChanged` events of the property `tick` (values 1 to `count`)
+    /// in groups of 64: at `perSecond` on average (each group waits for its time), or with
+    /// `perSecond` 0 as fast as it can, yielding the thread between groups (tasks share the
+    /// event loops' threads).
+    func emitEvents(_ count: Int, perSecond: Double) async throws {
+        let start = ContinuousClock.now
         for value in 1...count {
             context.publish(property: "tick", value: .int(value))
-            if value % 256 == 0 { await Task.yield() }
+            guard value % 64 == 0 else { continue }
+            if perSecond > 0 {
+                try await Task.sleep(until: start + .seconds(Double(value) / perSecond), clock: .continuous)
+            } else {
+                await Task.yield()
+            }
         }
     }
 

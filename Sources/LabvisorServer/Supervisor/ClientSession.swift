@@ -11,15 +11,16 @@ public final class ClientSession: Sendable {
     private let references = LockedState<[String: (instrument: ManagedInstrument, reference: SessionReference)]>([:])
     private let closed = LockedState(false)
     private let subscriptions = LockedState((next: 0, running: [Int: (subscription: EventSubscription, task: Task<Void, Never>)]()))
-    /// Sends a notification to the client; waits while the client is not reading, so a
-    /// slow reader costs only its own bounded event buffer.
+    /// Sends framed messages (one or more, each with its length prefix: `Framing.appendFrame`)
+    /// to the client in one write; waits while the client is not reading, so a slow reader
+    /// costs only its own bounded event buffer.
     let send: @Sendable ([UInt8]) async throws -> Void
 
     /// Where stream frames go (`nil`: this session cannot carry streams).
     let output: (any StreamOutput)?
     private let streams = LockedState<[Int: StreamSubscription]>([:])
 
-    /// Creates the session of a newly connected client; `send` writes one message to it.
+    /// Creates the session of a newly connected client; `send` writes framed messages to it.
     public init(client: ClientRef, send: @escaping @Sendable ([UInt8]) async throws -> Void = { _ in }) {
         self.client = client
         self.send = send
@@ -60,10 +61,18 @@ public final class ClientSession: Sendable {
         }
         let send = self.send
         let task = Task {
-            for await event in subscription {
-                let message = RPCRequest(id: nil, method: EventNotification.name, params: EventNotification.Params(subscription: id, event: WireEvent(event)))
-                guard let bytes = try? WireJSON.encode(message) else { continue }
-                do { try await send(bytes) } catch { break }
+            // Woken by one event, the task takes what else is buffered and writes the batch at
+            // once: one socket write and one wake-up per batch, not per event.
+            var iterator = subscription.makeAsyncIterator()
+            var batch: [UInt8] = []
+            func append(_ event: Event) {
+                Framing.appendFrame(to: &batch) { EventNotification.write(subscription: id, event: event, into: &$0) }
+            }
+            while let first = await iterator.next() {
+                batch.removeAll(keepingCapacity: true)
+                append(first)
+                for event in subscription.takeBuffered(limit: Self.eventBatch - 1) { append(event) }
+                do { try await send(batch) } catch { break }
             }
         }
         let keep = subscriptions.withLock { state -> Bool in
@@ -77,6 +86,9 @@ public final class ClientSession: Sendable {
         }
         return id
     }
+
+    /// The most events written to a client in one batch.
+    static let eventBatch = 256
 
     /// Stops forwarding subscription `id`.
     ///

@@ -20,7 +20,7 @@ struct ConnectionSetup: Sendable {
             send: { message in
                 // Completes once the bytes are in the socket: a client that does not read holds up
                 // only its own notifications, whose buffers are bounded.
-                try await channel.writeAndFlush(channel.allocator.frame(message)).get()
+                try await channel.writeAndFlush(ByteBuffer(bytes: message)).get()
             },
             output: ChannelStreamOutput(channel: channel, gate: gate))
         guard registry.add(session, limit: limits.clients) else {
