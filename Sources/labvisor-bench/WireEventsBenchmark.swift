@@ -6,7 +6,8 @@ import LabvisorClient
 /// them. Each step of the ladder publishes for 2 s at one rate, then waits until every
 /// subscriber has its last event (or 10 s pass). Delivered events per second is what the ten
 /// received in total, divided by the time from the first publish to the last arrival; events
-/// the daemon dropped for a subscriber that fell behind (its `gap` events) are counted apart.
+/// dropped for a subscriber that fell behind (by the daemon, or by the client's `EventWatch`)
+/// are counted apart.
 /// The target is met when a step delivers at least 200,000 events/s with none dropped.
 @Sendable func wireEvents() async throws -> BenchmarkResult {
     let daemon = try await DaemonUnderTest()
@@ -45,15 +46,17 @@ struct FanOutStep {
     var rate: Double
     /// Events received per second by all subscribers together.
     var delivered: Double
-    /// Events the daemon dropped for subscribers that fell behind.
+    /// Events that did not arrive (dropped for subscribers that fell behind).
     var dropped: Int
+    /// Of those, the ones the clients' `EventWatch` buffers dropped.
+    var droppedByClients: Int
     /// Daemon CPU per delivered event.
     var cpuMicroseconds: Double
     /// This process's CPU (the ten clients) per delivered event.
     var clientCPUMicroseconds: Double
 
     var line: String {
-        "published \(Int(rate))/s: delivered \(Int(delivered.rounded()))/s, dropped \(dropped), CPU per delivered event: daemon \(cpuMicroseconds) us, clients \(clientCPUMicroseconds) us"
+        "published \(Int(rate))/s: delivered \(Int(delivered.rounded()))/s, dropped \(dropped) (by the clients \(droppedByClients)), CPU per delivered event: daemon \(cpuMicroseconds) us, clients \(clientCPUMicroseconds) us"
     }
 }
 
@@ -108,6 +111,7 @@ func fanOutStep(endpoint: Endpoint, producer: Labvisor, rate: Double, seconds: D
     let elapsed = (last - start).seconds
     return FanOutStep(
         rate: rate, delivered: Double(received) / elapsed, dropped: count * FanOutStep.subscribers - received,
+        droppedByClients: streams.reduce(0) { $0 + $1.missed },
         cpuMicroseconds: received > 0 ? (cpu / Double(received) * 1e7).rounded() / 10 : 0,
         clientCPUMicroseconds: received > 0 ? (clientCPU / Double(received) * 1e7).rounded() / 10 : 0)
 }

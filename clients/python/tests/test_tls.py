@@ -10,6 +10,7 @@ import secrets
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Tuple
@@ -55,7 +56,7 @@ observe = ["token:someone-else"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABVISOR_")}
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            [str(BIN / "labvisord"), "--demo", "--config", str(folder / "labvisord.toml"), "--socket", str(socket_path)],
+            [str(BIN / "labvisord"), "--demo", "--loopback", "--config", str(folder / "labvisord.toml"), "--socket", str(socket_path)],
             stdout=subprocess.DEVNULL, stderr=log_file, env=env, cwd=str(ROOT))
     try:
         deadline = time.monotonic() + 60
@@ -81,7 +82,7 @@ observe = ["token:someone-else"]
 def test_tls_with_a_token_reaches_the_daemon(tls_daemon):
     url, _ = tls_daemon
     with labvisor.connect(url, token=TOKEN, ca=str(FIXTURES / "ca.pem"), timeout=10, answer_timeout=30) as lab:
-        assert lab.status()["instruments"] == 2
+        assert lab.status()["instruments"] == 3
         assert str(lab.endpoint) == url
         with lab.lock("heater-1") as heater:
             assert heater.name == "heater-1"
@@ -89,7 +90,33 @@ def test_tls_with_a_token_reaches_the_daemon(tls_daemon):
         with pytest.raises(labvisor.PermissionDeniedError) as caught:
             lab.describe("stage-x")
         assert "token python-tests may not observe stage-x: [instrument stage-x] observe" in str(caught.value)
-        assert [item.name for item in lab.instruments()] == ["heater-1"]
+        assert [item.name for item in lab.instruments()] == ["heater-1", "loopback"]
+
+
+def test_one_tls_connection_shared_by_threads(tls_daemon):
+    """A TLS socket is one OpenSSL object: threads sending and reading at once through one
+    connection, with messages larger than a TLS record (16 KiB), all get their own answers."""
+    url, _ = tls_daemon
+    with labvisor.connect(url, token=TOKEN, ca=str(FIXTURES / "ca.pem"), timeout=10, answer_timeout=60) as lab:
+        loopback = lab.instrument("loopback")
+        failures = []
+
+        def worker(index):
+            try:
+                for call in range(60):
+                    value = {"thread": index, "call": call, "pad": "x" * (40_000 if call % 3 == 0 else 10)}
+                    if loopback.echo(value) != value:
+                        failures.append((index, call))
+            except Exception as error:  # noqa: BLE001
+                failures.append(error)
+
+        threads = [threading.Thread(target=worker, args=(index,)) for index in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert not any(thread.is_alive() for thread in threads)
+        assert failures == []
 
 
 def test_the_environment_gives_token_and_ca(tls_daemon, monkeypatch):
@@ -98,7 +125,7 @@ def test_the_environment_gives_token_and_ca(tls_daemon, monkeypatch):
     monkeypatch.setenv("LABVISOR_TOKEN", TOKEN)
     monkeypatch.setenv("LABVISOR_CA", str(FIXTURES / "ca.pem"))
     with labvisor.connect(timeout=10, answer_timeout=30) as lab:
-        assert lab.status()["instruments"] == 2
+        assert lab.status()["instruments"] == 3
 
 
 def test_wrong_or_missing_tokens_are_unauthenticated(tls_daemon):

@@ -8,6 +8,11 @@ the next waiting thread takes over. One caller alone therefore reads its own ans
 hand-off between threads (which costs ~50 us of CPU per call in CPython, ten times the rest
 of the client; see docs/benchmarks.md). Requests are encoded once into one buffer and written
 with one ``sendall`` under a lock, so frames from several threads never interleave.
+
+The socket stays in blocking mode; a reader with a deadline waits with ``select`` first, so
+no thread changes a timeout that another thread's send would inherit. A TLS socket is one
+OpenSSL object, which two threads may not use at once: there the socket is non-blocking and
+every ``recv``/``send`` on it is made under a lock, the waits (``select``) outside it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import select
 import socket
 import ssl
 import sys
@@ -215,10 +221,12 @@ class Connection:
                 f"cannot connect to labvisord at {endpoint}: {error.strerror or error} "
                 "(is the daemon running? LABVISOR_URL sets where to look)",
                 fields={"endpoint": str(endpoint)}) from None
-        sock.settimeout(None)
+        self._tls = endpoint.tls
+        # TLS: non-blocking, each SSL call under _io_lock (see the module's comment).
+        sock.settimeout(0.0 if self._tls else None)
         self._sock = sock
-        self._timed = False  # whether the socket is in timeout mode (only the reader changes it)
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one whole message at a time
+        self._io_lock = threading.Lock()  # one SSL call at a time (TLS only)
         self._ids = itertools.count(1)
         # Everything below is guarded by _state; followers wait on it.
         self._lock = threading.Lock()  # entered directly on the hot path (Condition.__enter__ is Python code)
@@ -262,8 +270,7 @@ class Connection:
                 raise self._ended
             self._pending.add(request_id)
         try:
-            with self._send_lock:
-                self._sock.sendall(len(payload).to_bytes(4, "big") + payload)
+            self._send(len(payload).to_bytes(4, "big") + payload)
         except OSError as error:
             with lock:
                 self._pending.discard(request_id)
@@ -328,25 +335,14 @@ class Connection:
     def _read(self, ready: Callable[[], bool], deadline: Optional[float]) -> bool:
         """As the one reader: reads and dispatches frames until ``ready()``, the end (True)
         or the deadline (False)."""
-        sock = self._sock
         while True:
-            if deadline is None:
-                if self._timed:
-                    sock.settimeout(None)
-                    self._timed = False
-            else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                sock.settimeout(remaining)
-                self._timed = True
             large = self._large
             if large is not None:
                 # The rest of a large message, straight into its own buffer.
                 try:
-                    received = sock.recv_into(self._large_view[self._large_filled:])  # type: ignore[index]
-                except socket.timeout:
-                    return False
+                    received = self._receive(deadline, self._large_view[self._large_filled:])  # type: ignore[index]
+                    if received is None:
+                        return False
                 except OSError as error:
                     self._end(str(error))
                     return True
@@ -361,9 +357,10 @@ class Connection:
                 data = b""
             else:
                 try:
-                    data = sock.recv(262144)
-                except socket.timeout:
-                    return False
+                    read = self._receive(deadline, None)
+                    if read is None:
+                        return False
+                    data = read  # type: ignore[assignment]
                 except OSError as error:
                     self._end(str(error))
                     return True
@@ -393,6 +390,46 @@ class Connection:
             except Exception as error:  # noqa: BLE001 - a bad frame ends the connection, never hangs callers
                 self._end(f"unreadable message from the daemon: {error!r}")
                 return True
+
+    def _send(self, data: bytes) -> None:
+        """Writes ``data`` whole; other senders wait (frames never interleave)."""
+        sock = self._sock
+        with self._send_lock:
+            if not self._tls:
+                sock.sendall(data)
+                return
+            view = memoryview(data)
+            while view:
+                try:
+                    with self._io_lock:
+                        sent = sock.send(view)
+                    view = view[sent:]
+                except ssl.SSLWantWriteError:
+                    select.select([], [sock], [], 1.0)
+                except ssl.SSLWantReadError:
+                    # Renegotiation data to read first: the reader's next recv takes it.
+                    select.select([sock], [], [], 0.01)
+
+    def _receive(self, deadline: Optional[float], into: Optional[memoryview]) -> Any:
+        """The next bytes (``into`` given: their count, read into it); ``b""``/0 at the end;
+        ``None`` when ``deadline`` (monotonic) passes first."""
+        sock = self._sock
+        while True:
+            if deadline is not None or self._tls:
+                pending = self._tls and sock.pending() > 0  # type: ignore[attr-defined]
+                if not pending:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return None
+                    if not select.select([sock], [], [], remaining)[0]:
+                        return None
+            if not self._tls:
+                return sock.recv(262144) if into is None else sock.recv_into(into)
+            try:
+                with self._io_lock:
+                    return sock.recv(262144) if into is None else sock.recv_into(into)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue  # a partial record, or TLS housekeeping (session tickets): wait again
 
     def _frames(self, data: bytes) -> List[bytes]:
         """The complete frames in what has been read so far; keeps the rest."""
