@@ -219,7 +219,9 @@ let package = Package(
             ]),
         // The real daemon process, driven by the real clients (needs the built executables).
         // (LabvisorServer for the systemd notifier's in-process tests, beside the daemon's.)
-        .testTarget(name: "LabvisorEndToEndTests", dependencies: ["LabvisorClient", "LabvisorServer", "LabvisorDriverTesting"]),
+        .testTarget(
+            name: "LabvisorEndToEndTests",
+            dependencies: ["LabvisorClient", "LabvisorServer", "LabvisorDriverTesting", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(
             name: "LabvisorDriverKitTests",
             dependencies: ["LabvisorDriverKit", "LabvisorSimulation", "LabvisorReferenceDrivers", "LabvisorDriverTesting"]),

@@ -50,7 +50,7 @@ public final class LabvisorConnection: Sendable {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(IncomingMessageDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ResponseHandler(pending: pending, frames: frames))
                 }
             }
@@ -297,7 +297,7 @@ struct NotificationListener: Sendable {
 
 /// Routes response frames to their requests.
 final class ResponseHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = IncomingMessage
 
     private let pending: PendingRequests
     private let frames: FrameRouter
@@ -308,10 +308,16 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
+        var buffer: ByteBuffer
+        switch unwrapInboundIn(data) {
+        case .binary(let header, let payload):
+            return binaryMessage(context: context, header: header, payload: payload)
+        case .json(let message):
+            buffer = message
+        }
         if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == Framing.binaryMarker {
-            binaryMessage(context: context, buffer)
-            return
+            guard let (header, payload) = try? BinaryMessage.split(buffer) else { return }
+            return binaryMessage(context: context, header: header, payload: Array(payload.readableBytesView))
         }
         if let event = buffer.withUnsafeReadableBytes({ EventNotification.params(fromMessage: $0) }) {
             pending.notify(method: EventNotification.name, message: .event(event))
@@ -343,15 +349,13 @@ final class ResponseHandler: ChannelInboundHandler, Sendable {
         }
     }
 
-    /// A `stream.frame`: header and payload to its subscription (one copy of the payload, out
-    /// of the receive buffer); pauses reading when the subscription's queue is full.
-    private func binaryMessage(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
-        guard let (header, payload) = try? BinaryMessage.split(buffer),
-            let notification = try? WireJSON.decode(RPCRequest<StreamFrameNotification.Params>.self, from: header.readableBytesView),
-            notification.method == StreamFrameNotification.name, notification.params.bytes == payload.readableBytes
+    /// A `stream.frame`: header and payload (already in its own array) to its subscription;
+    /// pauses reading when the subscription's queue is full.
+    private func binaryMessage(context: ChannelHandlerContext, header: ByteBuffer, payload: [UInt8]) {
+        guard let notification = try? WireJSON.decode(RPCRequest<StreamFrameNotification.Params>.self, from: header.readableBytesView),
+            notification.method == StreamFrameNotification.name, notification.params.bytes == payload.count
         else { return }
-        let frame = StreamFrame(header: notification.params, bytes: Array(payload.readableBytesView))
-        if frames.frameArrived(frame, mayPause: !pending.isWaiting) {
+        if frames.frameArrived(StreamFrame(header: notification.params, bytes: payload), mayPause: !pending.isWaiting) {
             _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
         }
     }

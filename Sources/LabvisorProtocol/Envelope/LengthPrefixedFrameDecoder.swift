@@ -14,6 +14,12 @@ public struct LengthPrefixedFrameDecoder: ByteToMessageDecoder {
         public let size: Int
         /// The limit.
         public let limit: Int
+
+        /// A frame of `size` bytes announced where at most `limit` are taken.
+        public init(size: Int, limit: Int) {
+            self.size = size
+            self.limit = limit
+        }
     }
 
     /// Creates a decoder accepting frames up to `maxFrameSize` bytes.
