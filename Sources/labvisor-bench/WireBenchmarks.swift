@@ -262,6 +262,7 @@ private func wireFrames() async throws -> BenchmarkResult {
     }
     var samples = LatencySamples(capacity: 10_000)
     let cpuBefore = daemon.cpuSeconds
+    let clientCPUBefore = processCPUSeconds()
     let start = ContinuousClock.now
     let end = start + phase
     var count = 0
@@ -279,6 +280,7 @@ private func wireFrames() async throws -> BenchmarkResult {
     }
     let seconds = (ContinuousClock.now - start).seconds
     let cpu = daemon.cpuSeconds - cpuBefore
+    let clientCPU = processCPUSeconds() - clientCPUBefore
     try await client.invoke("loopback", "stopFrames", timeout: .seconds(10))
     try await frames.close()
     await client.close()
@@ -290,6 +292,7 @@ private func wireFrames() async throws -> BenchmarkResult {
         extra: [
             "MB_per_s": .double(megabytesPerSecond.rounded()), "frames_offered_per_s": .double(offered),
             "frames_dropped": .int(dropped), "daemon_cpu_ms_per_frame": .double((cpu / Double(max(count, 1)) * 1e5).rounded() / 100),
+            "client_cpu_ms_per_frame": .double((clientCPU / Double(max(count, 1)) * 1e5).rounded() / 100),
             "frame_bytes": .int(width * height * 2), "p50_p99": "time between frames at the client",
         ])
 }
