@@ -129,7 +129,11 @@ public func withInterruption<Value: Sendable>(
         return await withInterruptionInline(interruption, deadline: deadline, request: request, body)
     }
     let slot = ResultSlot<Value>()
-    let task = Task {
+    // The body is the caller's work, in a task of its own only so that it can be abandoned:
+    // it runs where the caller runs (its task executor preference, as a child task would),
+    // not on the global executor with a thread hop there and back.
+    let preferred = withUnsafeCurrentTask { $0?.unownedTaskExecutor?.asTaskExecutor() }
+    let task = Task(executorPreference: preferred) {
         let outcome: Result<Value, any Error>
         do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
         slot.value.withLock { $0 = outcome }
