@@ -63,7 +63,7 @@ public actor LoopbackDriver: InstrumentDriver {
     public static let properties: [DriverProperty<LoopbackDriver>] = [
         DriverProperty("version", "the daemon's version") { _ in LabvisorVersion.current },
         DriverProperty("framesPublished", "frames published on 'frames' since the driver opened") { driver in
-            await driver.frames.published
+            driver.frames.published
         },
     ]
 

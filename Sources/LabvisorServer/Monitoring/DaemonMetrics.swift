@@ -32,8 +32,8 @@ public final class DaemonMetrics: CallObserver, Sendable {
         for kind in InstrumentCallKind.allCases {
             for outcome in outcomes {
                 calls[kind, default: [:]][outcome] = registry.makeCounter(
-                    name: "labvisor_calls_total", labels: [("method", kind.rawValue), ("outcome", outcome)],
-                    help: "Instrument calls (invoke, get, set) by wire method and outcome (ok or the error code).")
+                    descriptor: Self.metric("labvisor_calls_total", "Instrument calls (invoke, get, set) by wire method and outcome (ok or the error code)."),
+                    labels: [("method", kind.rawValue), ("outcome", outcome)])
             }
             latency[kind] = LatencyHistogram()
         }
@@ -42,13 +42,18 @@ public final class DaemonMetrics: CallObserver, Sendable {
         var instruments: [String: Gauge] = [:]
         for state in LifecycleState.allCases {
             instruments[state.rawValue] = registry.makeGauge(
-                name: "labvisor_instruments", labels: [("state", state.rawValue)], help: "Instruments in the inventory by lifecycle state.")
+                descriptor: Self.metric("labvisor_instruments", "Instruments in the inventory by lifecycle state."), labels: [("state", state.rawValue)])
         }
         self.instruments = instruments
-        clients = registry.makeGauge(name: "labvisor_clients_connected", help: "Clients connected to the wire server.")
-        leases = registry.makeGauge(name: "labvisor_leases_held", help: "Leases held.")
-        subscribers = registry.makeGauge(name: "labvisor_event_subscribers", help: "Event subscriptions open.")
-        uptime = registry.makeGauge(name: "labvisor_uptime_seconds", help: "Seconds since the daemon started.")
+        clients = registry.makeGauge(descriptor: Self.metric("labvisor_clients_connected", "Clients connected to the wire server."))
+        leases = registry.makeGauge(descriptor: Self.metric("labvisor_leases_held", "Leases held."))
+        subscribers = registry.makeGauge(descriptor: Self.metric("labvisor_event_subscribers", "Event subscriptions open."))
+        uptime = registry.makeGauge(descriptor: Self.metric("labvisor_uptime_seconds", "Seconds since the daemon started."))
+    }
+
+    /// The descriptor of the metric named `name` in full (`labvisor_calls_total`).
+    private static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     public func callEnded(_ kind: InstrumentCallKind, error: ErrorCode?, duration: Duration) {
