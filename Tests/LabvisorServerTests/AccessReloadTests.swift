@@ -1,4 +1,5 @@
 import Foundation
+import LabvisorDriverTesting
 import LabvisorServer
 import Logging
 import ServiceLifecycle

@@ -29,6 +29,8 @@ public struct RPCDispatcher: Sendable {
     public let calls: (any CallObserver)?
     /// The simulated instruments, for `simulator.unplug` and `simulator.replug`.
     public let simulators: SimulatedInstruments?
+    /// Writes refusals before authentication to the audit log, within its limits.
+    public let refusals: RefusalAudit
 
     /// Creates a dispatcher.
     public init(
