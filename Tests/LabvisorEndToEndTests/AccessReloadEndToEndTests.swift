@@ -192,4 +192,24 @@ struct AccessReloadEndToEndTests {
         #expect(failed.first?.detail == "the token is not valid: it is not in the daemon's tokens file")
         #expect(failed.first?.actor != summary.actor, "another connection")
     }
+
+    @Test func failedTLSHandshakesAreAuditedAsRefusals() async throws {
+        let tls = AccessEndToEndTests.tls
+        let configuration = try AccessEndToEndTests.configuration(
+            daemon: "tcp = \"127.0.0.1:0\"\n[daemon.tls]\ncertificate = \"\(tls)/server.pem\"\nkey = \"\(tls)/server.key\"\nclient_ca = \"\(tls)/ca.pem\"\n")
+        defer { try? FileManager.default.removeItem(atPath: configuration.folder) }
+        let daemon = try await Self.daemon(configuration)
+        let endpoint = Endpoint.tls(host: "localhost", port: try AccessEndToEndTests.tlsPort(daemon))
+        // Without a client certificate: the handshake fails.
+        await #expect(throws: LabvisorError.self) {
+            let refused = try await Labvisor.connect(to: endpoint, credentials: ClientCredentials(caFile: Self.ca))
+            defer { Task { await refused.close() } }
+            _ = try await refused.status()
+        }
+        let entries = try await Self.audit(daemon) { $0.contains { $0.action == "refused" } }
+        let refused = try #require(entries.first { $0.action == "refused" }, "\(entries); \(daemon.logText)")
+        #expect(refused.target == "(TLS handshake)")
+        #expect(refused.actor.hasPrefix("anonymous tcp peer 127.0.0.1:") || refused.actor.hasPrefix("anonymous tcp peer ::1:"), "\(refused)")
+        #expect(refused.detail.hasPrefix("the TLS handshake failed: handshakeFailed"), "\(refused)")
+    }
 }

@@ -196,4 +196,46 @@ struct AccessReloadTests {
                 "uid 9|refused|connection|full",
             ])
     }
+
+    @Test func messagesRefusedBeforeAuthenticationAreAuditedAndAfterItAreNot() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let logger = Logger(label: "test.refusals")
+        let events = EventBus()
+        let service = StoreService(store: try StateStore(directory: folder.path), events: events, logger: logger)
+        let supervisor = Supervisor(events: events, store: service, logger: logger)
+        let group = ServiceGroup(services: [service], logger: logger)
+        let running = Task { try await group.run() }
+        let dispatcher = RPCDispatcher(supervisor: supervisor, clientCount: { 1 }, maxClients: 4, demo: false)
+        let session = supervisor.connect(ClientRef(id: 1, name: "tcp 10.0.0.7:5000"))
+        let access = ConnectionAccess(
+            unauthenticated: "10.0.0.7:5000", policy: AccessPolicy(), tokens: try Self.tokens([("ci-runner", "s3cret")]), verifiesCertificates: false)
+        let messages = [
+            "not json", "[1]", #"{"jsonrpc":"2.0","id":1}"#, #"{"jsonrpc":"2.0","id":2,"method":"daemon.status"}"#,
+            #"{"jsonrpc":"2.0","id":3,"method":"session.authenticate","params":{}}"#,
+            #"{"jsonrpc":"2.0","id":4,"method":"session.authenticate","params":{"token":"s3cret"}}"#,
+            "not json either", #"{"jsonrpc":"2.0","id":5,"method":"daemon.status"}"#,
+        ]
+        for message in messages {
+            guard case .now = dispatcher.handle(Array(message.utf8), from: session, access: access) else {
+                Issue.record("\(message) was not answered at once")
+                continue
+            }
+        }
+        #expect(access.identity.token == "ci-runner")
+        dispatcher.refusals.closed(access, client: session.client)
+
+        await group.triggerGracefulShutdown()
+        try await withTimeLimit { try await running.value }
+        let store = try StateStore(directory: folder.path)
+        defer { store.close() }
+        let entries = try await store.audit(HistoryQuery(limit: 100)).reversed()
+        #expect(Set(entries.map(\.actor)) == ["anonymous tcp peer 10.0.0.7:5000"])
+        #expect(
+            entries.map { "\($0.action) \($0.target)" } == [
+                "refused (not JSON)", "refused (not a request)", "refused (not a request)", "unauthenticated daemon.status",
+                "refused session.authenticate",
+            ])
+        #expect(entries.last?.detail == "invalid params for session.authenticate: missing member 'token'")
+    }
 }
