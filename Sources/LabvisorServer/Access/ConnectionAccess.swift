@@ -102,9 +102,6 @@ public final class ConnectionAccess: Sendable {
     /// The tokens `session.authenticate` checks (`nil`: none, e.g. on the unix socket).
     public var tokens: TokenFile? { acceptsTokens ? rules.current.tokens : nil }
 
-    /// Whether `session.authenticate` checks tokens on this connection (TCP).
-    public var checksTokens: Bool { acceptsTokens }
-
     /// Records the verified client certificate's common name: the connection is authenticated.
     public func certificateVerified(commonName: String) {
         guard verifiesCertificates else { return }

@@ -28,13 +28,15 @@ struct AccessGuard: Sendable {
         AuthenticateSession.Result(identity: "\(try access.authenticate(token: params.token))")
     }
 
-    /// A failed `session.authenticate` on TCP (a wrong token: `authenticationFailed`; params
-    /// that are not a token request before authenticating: `refused`), through the refusal
-    /// audit's limits. A unix socket peer is identified already and has no token to guess.
+    /// A failed `session.authenticate` (a wrong token: `authenticationFailed`; params that
+    /// are not a token request: `refused`), through the refusal audit's limits: before the
+    /// connection authenticated, or a token tried where tokens are taken. A unix socket peer,
+    /// or an insecure loopback peer without a tokens file, is identified already and has no
+    /// token to guess.
     func authenticationRefused(_ error: LabvisorError) {
-        guard access.checksTokens else { return }
         let action = error.code == .unauthenticated ? "authenticationFailed" : "refused"
-        if action == "refused", access.isAuthenticated { return }
+        let authenticated = access.isAuthenticated
+        guard !authenticated || (action == "authenticationFailed" && access.tokens != nil) else { return }
         refusals.requestRefused(access, client: session.client, action: action, method: AuthenticateSession.name, reason: error.message)
     }
 
