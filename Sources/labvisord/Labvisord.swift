@@ -116,9 +116,11 @@ struct Labvisord: AsyncParsableCommand {
         if !pinned.isEmpty {
             logger.info("pinned hardware instruments appear when discovery finds their devices: \(pinned.joined(separator: ", "))")
         }
+        // The access lists and tokens in force: the wire server checks them, a reload replaces them.
+        let access = AccessInForce(policy: configuration.access, tokens: configuration.tcp?.tokens)
         let reload = ConfigurationReload(
             configuration: configuration, drivers: drivers, supervisor: supervisor, simulators: simulators, discovery: discovery,
-            logger: logger)
+            access: access, logger: logger)
         if loopback { supervisor.addLoopback(logger: logger) }
         logger.info("instruments: \(supervisor.instrumentNames.joined(separator: ", "))\(file.map { " (from \($0))" } ?? "")")
         let metrics = DaemonMetrics()
@@ -127,7 +129,7 @@ struct Labvisord: AsyncParsableCommand {
             supervisor: supervisor, socketPath: socketPath,
             limits: RPCServer.Limits(
                 clients: configuration.maxClients, callsInFlight: configuration.callsInFlight, frameSize: configuration.maxMessageSize),
-            demo: demo, calls: metrics, simulators: simulators, access: configuration.access, tcp: configuration.tcp, logger: logger)
+            demo: demo, calls: metrics, simulators: simulators, access: access, tcp: configuration.tcp, logger: logger)
         let liveness: [LivenessProbe] = [.supervisor(supervisor), .eventLoops()]
         let monitoring = try (http.map { (text) throws(LabvisorError) in try ListenAddress(parsing: text, key: "--http") } ?? configuration.http)
             .map { MonitoringHTTPServer(address: $0, supervisor: supervisor, metrics: metrics, liveness: liveness, logger: logger) { server.clientCount } }

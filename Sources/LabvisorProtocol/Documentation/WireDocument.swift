@@ -32,6 +32,10 @@ public enum WireDocument {
             (and may still authenticate with a token). Access lists in the configuration say who
             may observe, control and administer each instrument; a refused request answers
             `permissionDenied` naming the rule, and the refusal is written to the audit log.
+            A configuration reload can change the lists and the tokens file: a connection's
+            next request is checked against the new ones. Requests refused before a TCP
+            connection authenticated are written to the audit log too, the first 5 of each
+            connection one by one and the rest as one count when it closes.
 
             Each message is one **frame**: a 4-byte big-endian length `N`, then `N` bytes.
 

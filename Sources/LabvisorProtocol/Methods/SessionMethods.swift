@@ -21,7 +21,9 @@ public enum AuthenticateSession: WireMethod {
         unix socket peers are identified by their uid and need not send it). Until a TCP \
         connection has authenticated, by this or by a verified client certificate, every \
         other method answers `unauthenticated`. The token's name is what access lists call \
-        `token:NAME`. A wrong token answers `unauthenticated` and is recorded in the audit log.
+        `token:NAME`. A wrong token answers `unauthenticated` and is recorded in the audit log. \
+        When a configuration reload takes the token out of the tokens file, the connection is \
+        anonymous again from its next request (answered `unauthenticated`, saying so).
         """
     public static let errors: [ErrorCode] = [.unauthenticated]
     public static let exampleParams = Params(token: "hV3k...")

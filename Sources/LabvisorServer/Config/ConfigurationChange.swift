@@ -10,7 +10,8 @@
 /// - `unchanged`: the same; untouched.
 ///
 /// Daemon settings either apply live (`liveSettings`) or only at the next start
-/// (`restartSettings`, the old value is kept until then).
+/// (`restartSettings`, the old value is kept until then). Access lists and the tokens file
+/// (re-read at every reload) always apply live (`accessChanged`, `tokensChanged`).
 public struct ConfigurationChange: Sendable, Hashable {
     /// Instruments only in the new configuration, in its order.
     public var added: [InstrumentConfiguration] = []
@@ -25,8 +26,16 @@ public struct ConfigurationChange: Sendable, Hashable {
     /// Changed `[daemon]` keys applied live: `call_timeout`, `streams_per_client`, `linger`, `drivers`.
     public var liveSettings: [String] = []
     /// Changed `[daemon]` keys that need a restart: `socket`, `http`, `state_dir`,
-    /// `max_clients`, `calls_in_flight`, `grace_period`.
+    /// `max_clients`, `calls_in_flight`, `grace_period`, and the TCP listener's `tcp`, `tls`
+    /// (`[daemon.tls]`) and `insecure`.
     public var restartSettings: [String] = []
+    /// Whether an access list (`[access]`'s or an instrument's `observe`, `control`,
+    /// `administer`) was added, removed or changed its entries (a list that only moved to
+    /// another line is not a change).
+    public var accessChanged = false
+    /// Whether the tokens the TCP listener accepts changed: the `tokens` key, or the tokens
+    /// file's lines (a token added, removed or given another hash).
+    public var tokensChanged = false
 
     /// The change from `old` to `new`.
     public init(from old: DaemonConfiguration, to new: DaemonConfiguration) {
@@ -63,16 +72,35 @@ public struct ConfigurationChange: Sendable, Hashable {
         compare("streams_per_client", \.streamsPerClient, live: true)
         compare("linger", \.defaultLinger, live: true)
         compare("drivers", \.driverSearchPath, live: true)
+        compare("tcp", \.tcp?.address, live: false)
+        compare("tls", \.tcp?.tls, live: false)
+        compare("insecure", \.tcp?.insecure, live: false)
+        accessChanged = Self.lists(old.access) != Self.lists(new.access)
+        tokensChanged = old.tcp?.tokens != new.tcp?.tokens
+    }
+
+    /// The policy's lists as tables, keys and entries (without their files and lines).
+    private static func lists(_ policy: AccessPolicy) -> [String: [AccessEntry]] {
+        var lists: [String: [AccessEntry]] = [:]
+        for (level, list) in policy.defaults { lists["[access] \(level)"] = list.entries }
+        for (name, levels) in policy.instruments {
+            for (level, list) in levels { lists["[instrument \(name)] \(level)"] = list.entries }
+        }
+        return lists
     }
 
     /// Whether no instrument changes (daemon settings may).
     public var leavesInstrumentsAlone: Bool { added.isEmpty && removed.isEmpty && replaced.isEmpty && updated.isEmpty }
 
     /// `+added -removed ~changed` with the names (`~` for replaced and updated alike), or
-    /// `no instrument changes`; for the log and the audit entry.
+    /// `no instrument changes`, then `; access lists changed` and `; tokens changed` when
+    /// they did; for the log and the audit entry.
     public var summary: String {
         let parts =
             added.map { "+\($0.name)" } + removed.map { "-\($0.name)" } + replaced.map { "~\($0.name)" } + updated.map { "~\($0.name)" }
-        return parts.isEmpty ? "no instrument changes" : parts.joined(separator: " ")
+        var summary = parts.isEmpty ? "no instrument changes" : parts.joined(separator: " ")
+        if accessChanged { summary += "; access lists changed" }
+        if tokensChanged { summary += "; tokens changed" }
+        return summary
     }
 }

@@ -14,8 +14,12 @@ import Logging
 ///   in place, added and replaced ones start (simulated) or are bound by discovery (pinned,
 ///   when their device is or comes there), live daemon settings apply, and settings that need
 ///   a restart are logged and kept at their old value. Instruments that did not change are
-///   not touched: their sessions, leases and calls in flight go on. The audit log records
-///   `configReload` with `+added -removed ~changed`.
+///   not touched: their sessions, leases and calls in flight go on. The access lists and the
+///   tokens file (re-read with the file: a malformed one rejects the reload like any other
+///   error) are put in force as a new `AccessGeneration` before anything else: new
+///   connections get them, existing ones recompute their grants at their next check. The
+///   audit log records `configReload` with `+added -removed ~changed` (and `access lists
+///   changed`, `tokens changed`).
 ///
 /// Reloads run one at a time; one asked for while another runs is rejected.
 public final class ConfigurationReload: Sendable {
@@ -34,6 +38,7 @@ public final class ConfigurationReload: Sendable {
     private let supervisor: Supervisor
     private let simulators: SimulatedInstruments
     private let discovery: DiscoveryService?
+    private let access: AccessInForce?
     private let logger: Logger
     private let state: LockedState<(configuration: DaemonConfiguration, reloading: Bool)>
 
@@ -43,11 +48,13 @@ public final class ConfigurationReload: Sendable {
     /// - Parameters:
     ///   - drivers: the folder searched before the configuration's driver search path.
     ///   - discovery: binds pinned instruments; `nil` when the daemon runs no udev discovery.
+    ///   - access: the access lists and tokens the wire server checks (`nil`: none to update).
     public init(
         configuration: DaemonConfiguration, drivers: String? = nil, supervisor: Supervisor,
-        simulators: SimulatedInstruments, discovery: DiscoveryService?, logger: Logger
+        simulators: SimulatedInstruments, discovery: DiscoveryService?, access: AccessInForce? = nil, logger: Logger
     ) {
         self.file = configuration.file
+        self.access = access
         self.drivers = drivers
         self.supervisor = supervisor
         self.simulators = simulators
@@ -95,6 +102,16 @@ public final class ConfigurationReload: Sendable {
         new.maxClients = old.maxClients
         new.callsInFlight = old.callsInFlight
         new.gracePeriod = old.gracePeriod
+        // The listener (address, TLS, insecure) stays until restart; its tokens apply now.
+        if let listener = old.tcp, let tokens = new.tcp.map({ $0.tokens }) {
+            new.tcp = listener
+            new.tcp?.tokens = tokens
+        } else {
+            new.tcp = old.tcp
+        }
+        if new.access != old.access || new.tcp?.tokens != old.tcp?.tokens {
+            access?.replace(policy: new.access, tokens: new.tcp?.tokens)
+        }
         await apply(change, configuration: new, manifests: loaded.manifests)
         state.withLock { $0.configuration = new }
         logger.notice("configuration reload of \(file) applied: \(change.summary)\(change.liveSettings.isEmpty ? "" : "; daemon settings applied: \(change.liveSettings.joined(separator: ", "))")")

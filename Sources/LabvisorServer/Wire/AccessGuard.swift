@@ -7,6 +7,8 @@ struct AccessGuard: Sendable {
     let access: ConnectionAccess
     let session: ClientSession
     let supervisor: Supervisor
+    /// Writes refused authentications (within its limits).
+    let refusals: RefusalAudit
 
     /// Checks `level` on `instrument` (`nil`: daemon-wide). `action` is worded only for a
     /// refusal: an allowed call builds no string.
@@ -21,15 +23,21 @@ struct AccessGuard: Sendable {
         }
     }
 
-    /// `session.authenticate`; a refused token is audited.
+    /// `session.authenticate` (`authenticationRefused` audits its failures).
     func authenticate(_ params: AuthenticateSession.Params) throws(LabvisorError) -> AuthenticateSession.Result {
-        do {
-            return AuthenticateSession.Result(identity: "\(try access.authenticate(token: params.token))")
-        } catch {
-            // A listener without tokens (the unix socket) has no token to guess.
-            if access.tokens != nil { audit("authenticationFailed", target: "session", detail: error.message) }
-            throw error
-        }
+        AuthenticateSession.Result(identity: "\(try access.authenticate(token: params.token))")
+    }
+
+    /// A failed `session.authenticate` (a wrong token: `authenticationFailed`; params that
+    /// are not a token request: `refused`), through the refusal audit's limits: before the
+    /// connection authenticated, or a token tried where tokens are taken. A unix socket peer,
+    /// or an insecure loopback peer without a tokens file, is identified already and has no
+    /// token to guess.
+    func authenticationRefused(_ error: LabvisorError) {
+        let action = error.code == .unauthenticated ? "authenticationFailed" : "refused"
+        let authenticated = access.isAuthenticated
+        guard !authenticated || (action == "authenticationFailed" && access.tokens != nil) else { return }
+        refusals.requestRefused(access, client: session.client, action: action, method: AuthenticateSession.name, reason: error.message)
     }
 
     /// `instrument.invoke`: an observe method needs observe, any other control.

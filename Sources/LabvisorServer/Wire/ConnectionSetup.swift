@@ -25,6 +25,7 @@ struct ConnectionSetup: Sendable {
             output: ChannelStreamOutput(channel: channel, gate: gate))
         guard registry.add(session, limit: limits.clients) else {
             let error = LabvisorError.resourceExhausted("connected clients", value: limits.clients)
+            dispatcher.refusals.connectionRefused(peer: peer.name, reason: error.message)
             let response = (try? WireJSON.encode(RPCResponse<Empty>(id: nil, error: error))) ?? []
             channel.writeAndFlush(channel.allocator.frame(response)).whenComplete { _ in channel.close(promise: nil) }
             return

@@ -50,8 +50,9 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
         var buffer = unwrapInboundIn(data)
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         guard bytes.first == UInt8(ascii: "{") else {
-            let response = RPCDispatcher.rawError(
-                id: nil, code: -32700, message: "parse error: a message frame must hold one JSON object (first byte \(bytes.first.map { String($0) } ?? "none"))")
+            let reason = "parse error: a message frame must hold one JSON object (first byte \(bytes.first.map { String($0) } ?? "none"))"
+            refusedBeforeAuthentication("(not JSON)", reason)
+            let response = RPCDispatcher.rawError(id: nil, code: -32700, message: reason)
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
             return
         }
@@ -136,8 +137,16 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
         for task in tasks { task.cancel() }
         gate.close()
         registry.remove(session)
+        dispatcher.refusals.closed(access, client: session.client)
         dispatcher.supervisor.disconnect(session)
         context.fireChannelInactive()
+    }
+
+    /// Audits a refusal that is not a request's answer (garbage, a TLS failure) when the
+    /// connection has not authenticated.
+    private func refusedBeforeAuthentication(_ what: String, _ reason: String) {
+        guard !access.isAuthenticated else { return }
+        dispatcher.refusals.requestRefused(access, client: session.client, action: "refused", method: what, reason: reason)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -148,6 +157,10 @@ final class RPCConnectionHandler: ChannelInboundHandler, Sendable {
             let response = (try? WireJSON.encode(RPCResponse<Empty>(id: nil, error: error))) ?? []
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(response)), promise: nil)
             logger.warning("closing \(session.client): a frame of \(tooLarge.size) bytes exceeds \(tooLarge.limit)")
+            refusedBeforeAuthentication("(message too large)", "a frame of \(tooLarge.size) bytes exceeds \(tooLarge.limit): the connection is closed")
+        } else if let tls = error as? NIOSSLError, case .handshakeFailed = tls {
+            logger.info("closing \(session.client): TLS handshake failed: \(tls)")
+            refusedBeforeAuthentication("(TLS handshake)", "the TLS handshake failed: \(tls)")
         } else {
             logger.debug("closing \(session.client): \(error)")
         }

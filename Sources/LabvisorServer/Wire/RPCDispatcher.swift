@@ -29,6 +29,8 @@ public struct RPCDispatcher: Sendable {
     public let calls: (any CallObserver)?
     /// The simulated instruments, for `simulator.unplug` and `simulator.replug`.
     public let simulators: SimulatedInstruments?
+    /// Writes refusals before authentication to the audit log, within its limits.
+    public let refusals: RefusalAudit
 
     /// Creates a dispatcher.
     public init(
@@ -41,20 +43,30 @@ public struct RPCDispatcher: Sendable {
         self.demo = demo
         self.calls = calls
         self.simulators = simulators
+        refusals = RefusalAudit(supervisor: supervisor)
     }
 
     /// Handles one JSON-RPC message from `session`, whose identity and grants `access` holds
     /// (each method checks the level it needs: docs/operations.md "Access control"). The
     /// message is parsed once (`JSONParser`); the envelope and the params are decoded from the tree.
     public func handle(_ message: [UInt8], from session: ClientSession, access: ConnectionAccess = .unrestricted) -> Outcome {
+        /// A message that is not a request, refused (audited when the connection has not authenticated).
+        func refuse(_ response: [UInt8], _ method: String, _ reason: String) -> Outcome {
+            if !access.isAuthenticated {
+                refusals.requestRefused(access, client: session.client, action: "refused", method: method, reason: reason)
+            }
+            return .now(response)
+        }
         let members: [String: JSONValue]
         do {
             guard case .object(let object) = try JSONParser.parse(message) else {
-                return .now(Self.rawError(id: nil, code: -32600, message: "invalid request: a message must be a JSON object"))
+                let reason = "invalid request: a message must be a JSON object"
+                return refuse(Self.rawError(id: nil, code: -32600, message: reason), "(not a request)", reason)
             }
             members = object
         } catch {
-            return .now(Self.rawError(id: nil, code: -32700, message: "parse error: the message is not JSON (\(error))"))
+            let reason = "parse error: the message is not JSON (\(error))"
+            return refuse(Self.rawError(id: nil, code: -32700, message: reason), "(not JSON)", reason)
         }
         let id: RequestID?
         switch members["id"] {
@@ -63,21 +75,25 @@ public struct RPCDispatcher: Sendable {
         case .string(let text)?: id = .string(text)
         case .double(let number)? where number.rounded() == number && abs(number) < 1e15: id = .number(Int(number))
         case let other?:
-            return .now(Self.rawError(id: nil, code: -32600, message: "invalid request: 'id' must be a number or a string, not \(other.typeName)"))
+            let reason = "invalid request: 'id' must be a number or a string, not \(other.typeName)"
+            return refuse(Self.rawError(id: nil, code: -32600, message: reason), "(not a request)", reason)
         }
         guard case .string(let method)? = members["method"] else {
-            return .now(Self.rawError(id: id, code: -32600, message: "invalid request: no 'method' member (a string)"))
+            let reason = "invalid request: no 'method' member (a string)"
+            return refuse(Self.rawError(id: id, code: -32600, message: reason), "(not a request)", reason)
         }
         // Absent params are an empty object: methods without arguments need not send any.
         let data = members["params"] ?? .object([:])
         let supervisor = self.supervisor
         if method != AuthenticateSession.name, !access.isAuthenticated {
-            return .now(id == nil ? nil : (try? WireJSON.encode(RPCResponse<Empty>(id: id, error: ConnectionAccess.unauthenticatedError))) ?? [])
+            let error = access.unauthenticatedError
+            refusals.requestRefused(access, client: session.client, action: "unauthenticated", method: method, reason: error.message)
+            return .now(id == nil ? nil : (try? WireJSON.encode(RPCResponse<Empty>(id: id, error: error))) ?? [])
         }
-        let guarded = AccessGuard(access: access, session: session, supervisor: supervisor)
+        let guarded = AccessGuard(access: access, session: session, supervisor: supervisor, refusals: refusals)
         switch method {
         case AuthenticateSession.name:
-            return .now(Self.encode(id, AuthenticateSession.self, data) { params in try guarded.authenticate(params) })
+            return .now(Self.encode(id, AuthenticateSession.self, data, failed: guarded.authenticationRefused) { params in try guarded.authenticate(params) })
         case DaemonStatus.name:
             return .now(Self.encode(id, DaemonStatus.self, data) { _ in
                 supervisor.status(clients: clientCount(), maxClients: maxClients, demo: demo)
@@ -221,13 +237,16 @@ public struct RPCDispatcher: Sendable {
         }
     }
 
+    /// Runs `body` and encodes its response; `failed` is told the error when it fails.
     private static func encode<Method: WireMethod>(
-        _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, _ body: (Method.Params) throws -> Method.Result
+        _ id: RequestID?, _ method: Method.Type, _ data: JSONValue, failed: ((LabvisorError) -> Void)? = nil,
+        _ body: (Method.Params) throws -> Method.Result
     ) -> [UInt8]? {
         let result: Result<Method.Result, any Error>
         do {
             result = .success(try body(try decodeParams(method, data)))
         } catch {
+            failed?(labvisorError(error))
             result = .failure(error)
         }
         return id == nil ? nil : serialize(id, method, result)

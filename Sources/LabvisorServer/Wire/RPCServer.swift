@@ -41,17 +41,19 @@ public final class RPCServer: Service, Sendable {
     private let listening = ListeningLatch<any Channel>()
 
     private let calls: (any CallObserver)?
-    /// The access lists every connection is checked against.
-    public let access: AccessPolicy
+    /// The access lists and tokens every connection is checked against (a configuration
+    /// reload replaces them).
+    public let access: AccessInForce
     /// The TCP listener, when configured.
     public let tcp: TCPListenerConfiguration?
 
     /// Creates a server for `supervisor` on the unix socket `socketPath` (and on `tcp` when
     /// given); `calls` (the metrics) is told about every instrument call; `simulators` answer
-    /// `simulator.unplug` and `simulator.replug`; `access` says who may do what.
+    /// `simulator.unplug` and `simulator.replug`; `access` says who may do what (the TCP
+    /// listener's tokens are `access`'s, not `tcp.tokens`).
     public init(
         supervisor: Supervisor, socketPath: String, limits: Limits = Limits(), demo: Bool = false, calls: (any CallObserver)? = nil,
-        simulators: SimulatedInstruments? = nil, access: AccessPolicy = AccessPolicy(), tcp: TCPListenerConfiguration? = nil,
+        simulators: SimulatedInstruments? = nil, access: AccessInForce = AccessInForce(), tcp: TCPListenerConfiguration? = nil,
         logger: Logger = Logger(label: "labvisor.wire")
     ) {
         self.access = access
@@ -77,21 +79,20 @@ public final class RPCServer: Service, Sendable {
             simulators: simulators)
         let connections = ConnectionSetup(
             supervisor: supervisor, registry: registry, dispatcher: dispatcher, limits: limits, logger: logger)
-        let policy = access
+        let rules = access
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 Self.peer(channel).flatMapThrowing { peer in
                     // Users and groups are looked up only when some access list needs them.
-                    let identity = policy.isOpen || peer.uid == nil ? CallerIdentity(uid: peer.uid) : UnixAccounts.identity(uid: peer.uid!)
-                    try connections.add(channel, peer: peer, access: ConnectionAccess(identity: identity, policy: policy))
+                    try connections.add(channel, peer: peer, access: ConnectionAccess(unixPeer: peer.uid, rules: rules))
                 }
             }
         // TCP first: once the unix socket answers (what readiness and tests wait for), both listen.
         let tcpChannel: (any Channel)?
         do {
             if let tcp {
-                tcpChannel = try await TCPListener(configuration: tcp, policy: policy, connections: connections, logger: logger).bind()
+                tcpChannel = try await TCPListener(configuration: tcp, rules: rules, connections: connections, logger: logger).bind()
             } else {
                 tcpChannel = nil
             }

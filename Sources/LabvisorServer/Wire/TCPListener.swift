@@ -9,7 +9,9 @@ import NIOSSL
 /// TLS connections start unauthenticated until a client certificate or a token identifies them.
 struct TCPListener: Sendable {
     let configuration: TCPListenerConfiguration
-    let policy: AccessPolicy
+    /// The access lists and tokens in force (a reload replaces them; `configuration.tokens`
+    /// is only what the daemon started with).
+    let rules: AccessInForce
     let connections: ConnectionSetup
     let logger: Logger
 
@@ -44,8 +46,7 @@ struct TCPListener: Sendable {
     ///   unusable TLS files.
     func bind() async throws -> any Channel {
         let context = try configuration.tls.map { (files) throws(LabvisorError) in try Self.context(files) }
-        let policy = self.policy
-        let tokens = configuration.tokens
+        let rules = self.rules
         let verifies = configuration.tls?.clientCA != nil
         let connections = self.connections
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -58,10 +59,9 @@ struct TCPListener: Sendable {
                     let access: ConnectionAccess
                     if let context {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                        access = ConnectionAccess(
-                            unauthenticated: address, policy: policy, tokens: tokens, verifiesCertificates: verifies)
+                        access = ConnectionAccess(unauthenticated: address, rules: rules, verifiesCertificates: verifies)
                     } else {
-                        access = ConnectionAccess(identity: CallerIdentity(address: address), policy: policy, tokens: tokens)
+                        access = ConnectionAccess(identity: CallerIdentity(address: address), rules: rules, acceptsTokens: true)
                     }
                     try connections.add(channel, peer: (name: "tcp \(address)", uid: nil, pid: nil), access: access)
                 }
