@@ -39,7 +39,7 @@ struct CallInterruptionEndToEndTests {
         #expect(ContinuousClock.now - start < .seconds(30), "the sleep ended long before its 60 s")
         #expect(try await client.invoke(loopback, "echo", ["value": 7], timeout: .seconds(10)) == 7)
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     /// A call past its timeout ends with `deadlineExceeded` at the deadline, not when the
@@ -57,7 +57,7 @@ struct CallInterruptionEndToEndTests {
         #expect(ContinuousClock.now - start < .seconds(20), "ended at its 0.5 s deadline, not after the 60 s sleep")
         #expect(try await client.invoke(loopback, "echo", ["value": "next"], timeout: .seconds(10)) == "next")
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     /// A client that disconnects during its call: the call is cancelled in the driver, so
@@ -77,6 +77,6 @@ struct CallInterruptionEndToEndTests {
         #expect(ContinuousClock.now - start < .seconds(30), "the echo did not wait for the abandoned 60 s sleep")
         abandoned.cancel()
         await other.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

@@ -117,6 +117,6 @@ struct ConfigurationReloadEndToEndTests {
         try await alice.invoke("heater-1", "heatOn")
         await alice.close()
         await bob.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

@@ -25,7 +25,7 @@ struct DaemonEndToEndTests {
         #expect(try await client.get(heater, "setpoint").number == 30, "JSON carries 30.0 as 30: compare numbers")
         #expect(try await client.describe(heater).identification?["model"] == "TC-1")
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func controlNeedsTheLeaseAndArgumentsAreCheckedFirst() async throws {
@@ -43,7 +43,7 @@ struct DaemonEndToEndTests {
         #expect(unknown?.code == .unknownMethod)
         try await client.release(lease)
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func secondClientIsToldWhoHoldsTheLease() async throws {
@@ -61,7 +61,7 @@ struct DaemonEndToEndTests {
         let granted = try await waiting.value
         #expect(granted.instruments == [heater])
         await second.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func revokedHolderLearnsItOnItsNextCall() async throws {
@@ -80,7 +80,7 @@ struct DaemonEndToEndTests {
         #expect(taken.instruments == [heater], "a revoked lease frees its instruments at once")
         await holder.close()
         await admin.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func killedHolderFreesItsLeaseFast() async throws {
@@ -110,7 +110,7 @@ struct DaemonEndToEndTests {
         #expect(freedAfter != nil)
         #expect(freedAfter.map { $0 < bound } == true, "bound \(bound), freed after \(freedAfter.map { "\($0)" } ?? "never")")
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func garbageFromOneClientDoesNotDisturbAnother() async throws {
@@ -133,7 +133,7 @@ struct DaemonEndToEndTests {
         #expect(status.instruments >= 1)
         close(fd)
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }
 
@@ -163,7 +163,7 @@ struct CommandLineEndToEndTests {
         let missing = try await labvisor(["describe", "no-such-thing"], daemon: daemon)
         #expect(missing.status == 3)
         #expect(missing.errors.hasPrefix("error: notFound:"))
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func lockRunsTheCommandUnderTheLease() async throws {
@@ -189,7 +189,7 @@ struct CommandLineEndToEndTests {
         #expect(held.status == 4, "a nested lock by another connection finds it locked")
         #expect(held.errors.contains("error: locked:"))
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }
 
@@ -225,6 +225,6 @@ struct EventEndToEndTests {
         #expect(outcome?.fields["call"] == .int(call))
         #expect(outcome?.fields["error"]?["code"] == "deadlineExceeded")
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

@@ -104,6 +104,6 @@ struct EventWatchTests {
         limit.cancel()
         for watcher in watchers { await watcher.close() }
         await producer.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

@@ -56,7 +56,7 @@ struct LimitsEndToEndTests {
         let fourth = try await daemon.connect()
         #expect(try await fourth.invoke(loopback, "echo", ["value": 4], timeout: .seconds(10)) == 4)
         for client in [first, second, fourth] { await client.close() }
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func callsOverCallsInFlightAreRefusedAtOnce() async throws {
@@ -94,7 +94,7 @@ struct LimitsEndToEndTests {
         busy.request(id: 14, "instrument.invoke", params: echo)
         #expect(try await busy.readMessage()?["result"]?["value"] == 5)
         await other.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func anOversizeMessageIsRefusedAndItsConnectionClosed() async throws {
@@ -124,7 +124,7 @@ struct LimitsEndToEndTests {
         #expect(try await other.invoke(loopback, "echo", ["value": .string(under)], timeout: .seconds(10)) == .string(under))
         await sender.close()
         await other.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     /// One round of hostile connections: random bytes, a huge length prefix, a frame that is
@@ -197,7 +197,7 @@ struct LimitsEndToEndTests {
         #expect(slowest < .seconds(5), "slowest call \(slowest)")
         #expect(try await good.status().instruments >= 1)
         await good.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     /// The daemon's resident set size (`VmRSS`), in bytes.
@@ -254,6 +254,6 @@ struct LimitsEndToEndTests {
         try await good.invoke(loopback, "stopFrames", timeout: .seconds(10))
         try await frames.close()
         await good.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

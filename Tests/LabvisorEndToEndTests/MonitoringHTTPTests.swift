@@ -32,7 +32,7 @@ struct MonitoringHTTPTests {
         #expect(health?["clients"] as? Int == 0)
         let missing = try await RawHTTP.get(port: port, path: "/nothing-here")
         #expect(missing.status == 404)
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func metricsCountCallsByOutcomeAndState() async throws {
@@ -65,6 +65,6 @@ struct MonitoringHTTPTests {
         #expect(response.body.contains("# TYPE labvisor_call_duration_seconds histogram"))
         try await client.release(lease)
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

@@ -67,7 +67,7 @@ struct ReplugEndToEndTests {
         #expect(abs((reached.number ?? -1) - 1) < 0.01)
         try await client.release(lease)
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func faultsAreOnlyForSimulatedInstruments() async throws {
@@ -85,6 +85,6 @@ struct ReplugEndToEndTests {
         let client = try await daemon.connect()
         #expect(try await client.invoke(stage, "axisPosition", ["axis": 1]).number != nil, "the replugged stage answers")
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

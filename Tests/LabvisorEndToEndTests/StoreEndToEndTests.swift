@@ -89,7 +89,7 @@ struct StoreEndToEndTests {
 
         await alice.close()
         await bob.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func committedRecordsSurviveKillDashNine() async throws {

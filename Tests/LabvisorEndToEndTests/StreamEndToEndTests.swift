@@ -36,7 +36,7 @@ struct StreamEndToEndTests {
         #expect(sequences == Array(sequences[0]..<(sequences[0] + 12)))
         try await frames.close()
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func aClientThatDoesNotReadGetsDropsCountedAndOthersAreUnaffected() async throws {
@@ -77,7 +77,7 @@ struct StreamEndToEndTests {
         try await frames.close()
         await slow.close()
         await other.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func closeAndDisconnectEndTheSubscription() async throws {
@@ -111,7 +111,7 @@ struct StreamEndToEndTests {
         #expect(ended?.code == .unavailable)
         try await watcher.invoke(loopback, "stopFrames", timeout: .seconds(10))
         await watcher.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func theDemoCameraStreamsThroughTheInProcessUSBSimulator() async throws {
@@ -135,7 +135,7 @@ struct StreamEndToEndTests {
         try await frames.close()
         try await client.release(lease)
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
     @Test func streamsPerClientAreLimitedAndUnknownStreamsNamed() async throws {
@@ -156,7 +156,7 @@ struct StreamEndToEndTests {
         #expect(badQueue?.fields["argument"] == "queue")
         for subscription in open { try await subscription.close() }
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }
 
@@ -197,6 +197,6 @@ extension CommandLineEndToEndTests {
         }
         try await client.invoke("loopback", "stopFrames", timeout: .seconds(10))
         await client.close()
-        #expect(try await daemon.stop() == 0)
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 }

@@ -127,7 +127,7 @@ public final class CallQueue: Sendable {
     public func close(with error: LabvisorError) {
         let (waiting, running) = storage.withLock { state -> ([Waiting], Running?) in
             if state.closedBy == nil { state.closedBy = error }
-            let waiting = Array(state.queue)
+            let waiting = state.queue.array
             state.queue.removeAll()
             return (waiting, state.running)
         }

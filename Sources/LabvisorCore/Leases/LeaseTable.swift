@@ -368,7 +368,7 @@ public final class LeaseTable: Sendable {
     }
 
     /// The most recent ended allocation records, oldest first (at most `limits.history`).
-    public var history: [AllocationRecord] { storage.withLock { Array($0.history) } }
+    public var history: [AllocationRecord] { storage.withLock { $0.history.array } }
 
     /// Waiting acquisitions.
     public var waiterCount: Int { storage.withLock { $0.waiters.count } }
