@@ -424,10 +424,10 @@ class Connection:
                     if not select.select([sock], [], [], remaining)[0]:
                         return None
             if not self._tls:
-                return sock.recv(262144) if into is None else sock.recv_into(into)
+                return sock.recv(65536) if into is None else sock.recv_into(into)
             try:
                 with self._io_lock:
-                    return sock.recv(262144) if into is None else sock.recv_into(into)
+                    return sock.recv(65536) if into is None else sock.recv_into(into)
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 continue  # a partial record, or TLS housekeeping (session tickets): wait again
 
