@@ -88,9 +88,10 @@ func fanOutStep(endpoint: Endpoint, producer: Labvisor, rate: Double, seconds: D
     let start = ContinuousClock.now
     try await producer.invoke("loopback", "emitEvents", ["count": .int(count), "perSecond": .double(rate)], timeout: .seconds(seconds * 5 + 10))
     // Bounded: a subscriber whose last event was dropped ends when its connection closes.
+    let connections = watchers
     let cutOff = Task {
         try? await Task.sleep(for: .seconds(10))
-        for watcher in watchers { await watcher.close() }
+        for watcher in connections { await watcher.close() }
     }
     var received = 0
     var missed = 0

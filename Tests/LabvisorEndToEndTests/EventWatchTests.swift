@@ -90,11 +90,12 @@ struct EventWatchTests {
         // Paced so that no buffer on the way should overflow; if one does on a loaded machine
         // (or under ThreadSanitizer), its gap events must account for every event missing.
         try await producer.invoke("loopback", "emitEvents", ["count": .int(count), "perSecond": 2_500], timeout: .seconds(30))
+        let running = readers
         let limit = Task {
             try await Task.sleep(for: .seconds(30))
-            for reader in readers { reader.cancel() }
+            for reader in running { reader.cancel() }
         }
-        for reader in readers {
+        for reader in running {
             let (values, missed) = await reader.value
             #expect(values.last == count)
             #expect(values.count + missed == count, "every event arrives or is reported missing")
