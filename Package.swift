@@ -217,6 +217,7 @@ let package = Package(
             dependencies: [
                 "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting", "LabvisorClient", "LabvisorReferenceDrivers",
                 "LabvisorServer",
+                "CUSBDevFS",  // RawURBHost: a host that submits usbdevfs URBs itself
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
