@@ -13,6 +13,10 @@ let referenceDrivers: [(folder: String, module: String)] = [
     ("example-heater", "ExampleHeater"),
 ]
 
+/// What a driver's tests use beyond the common targets: host implementations of the vendor or
+/// of the device class, to check the simulator against (`drivers/<id>/vendor-check/`).
+let vendorCheckTargets: [String: [Target.Dependency]] = ["uvc-camera": ["CLibUVCCheck"]]
+
 func driverTargets(folder: String, module: String) -> [Target] {
     [
         .target(name: module, dependencies: ["LabvisorDriverKit"], path: "drivers/\(folder)/Driver"),
@@ -22,7 +26,7 @@ func driverTargets(folder: String, module: String) -> [Target] {
             dependencies: [
                 .target(name: module), .target(name: "\(module)Simulator"), "LabvisorDriverKit", "LabvisorSimulation",
                 "LabvisorDriverTesting",
-            ],
+            ] + (vendorCheckTargets[folder] ?? []),
             path: "drivers/\(folder)/Tests"),
     ]
 }
@@ -72,6 +76,14 @@ let package = Package(
         .systemLibrary(
             name: "CUMockdev", path: "Sources/CUMockdev", pkgConfig: "umockdev-1.0",
             providers: [.apt(["libumockdev-dev"])]),
+        // libuvc, an independent UVC host, and the check that streams the camera simulator with it
+        // (tests only: UVCCameraTests' LibUVCCrossCheckTests).
+        .systemLibrary(
+            name: "CLibUVC", path: "Sources/CLibUVC", pkgConfig: "libuvc", providers: [.apt(["libuvc-dev"])]),
+        .target(
+            name: "CLibUVCCheck", dependencies: ["CLibUVC"], path: "drivers/uvc-camera/vendor-check",
+            sources: ["libuvc_check.c"], cSettings: [.define("LIBUVC_CHECK_LIBRARY")],
+            linkerSettings: [.linkedLibrary("uvc")]),
 
         // The concepts of DESIGN.md, pure Swift, no I/O.
         .target(
@@ -205,6 +217,7 @@ let package = Package(
             dependencies: [
                 "LabvisorHardware", "LabvisorSimulation", "LabvisorDriverTesting", "LabvisorClient", "LabvisorReferenceDrivers",
                 "LabvisorServer",
+                "CUSBDevFS",  // RawURBHost: a host that submits usbdevfs URBs itself
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 # systemd: `systemd-analyze verify` checks config/labvisord.service in the tests.
 # libsqlite3-dev: GRDB (the state store) links the system SQLite.
+# libuvc-dev: the UVC camera simulator's cross-check with libuvc (target CLibUVCCheck); the
+# package does not build without it.
 packages=(pkg-config libusb-1.0-0-dev libudev-dev umockdev libumockdev-dev libuvc-dev systemd libsqlite3-dev)
 
 missing=()

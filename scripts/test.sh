@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 # Suites that must have run and passed in every pass.
-REQUIRED_SUITES=(UdevDiscoveryTests UmockdevSerialTests UmockdevDaemonTests DiscoveryServiceTests USBDeviceTests USBTransferTests USBStreamTests UVCCameraTests)
+REQUIRED_SUITES=(UdevDiscoveryTests UmockdevSerialTests UmockdevDaemonTests DiscoveryServiceTests USBDeviceTests USBTransferTests USBStreamTests UVCCameraTests LibUVCCrossCheckTests)
 
 log=$(mktemp)
 passlog=$(mktemp)

@@ -13,9 +13,23 @@ import LabvisorHardware
 /// URBs: a submitted URB is answered at once when it can be (control requests, OUT data, IN
 /// data the behavior has ready) and queued as "completed" until libusb reaps it; an IN URB
 /// whose behavior says `notReady` waits in a per-endpoint FIFO and is offered to the behavior
-/// again on every later ioctl (each reap of libusb's event thread is one). A bulk IN URB
-/// answered short ends its transfer: the URBs libusb split the same transfer into (flagged
-/// BULK_CONTINUATION) complete without data, as the kernel does. Discarded
+/// again on every later ioctl (each reap of libusb's event thread is one).
+///
+/// Bulk IN data goes transfer by transfer. libusb splits a large transfer into 16 KiB URBs
+/// (all but the first flagged BULK_CONTINUATION, all but the last SHORT_NOT_OK) and marks
+/// every URB of one transfer with the same `usercontext`. Once the device has put data into a
+/// transfer's first URB, its next data goes only to that transfer's later URBs, even when URBs
+/// of other transfers were queued in between (a host that submits from two threads, as libuvc
+/// does: its main thread submits while its event thread already resubmits), until the
+/// transfer's last URB (the one without SHORT_NOT_OK) has completed; then the earliest queued
+/// URB starts the next one. A transfer answered short (or stalled) ends: its remaining URBs
+/// complete without data (`-EREMOTEIO`), as the kernel cancels a transfer's continuation URBs,
+/// and the endpoint waits for those the host has not submitted yet. So every URB of a transfer
+/// completes before any URB of the next one gets data, libusb completes the transfers in the
+/// order of their data, and a host never sees payloads out of order. On a real bus one
+/// transfer's URBs are consecutive in practice (data arrives slower than the host submits);
+/// here the device has data at once and every submission is a socket round trip, so without
+/// this a camera's payloads would straddle transfers or overtake each other. Discarded
 /// URBs complete with `-ENOENT`. Completed URBs are kept per connection (one per open file
 /// descriptor, as the kernel keeps them per file): a second handle on the device (libuvc opens
 /// one to read strings) never reaps the first one's URBs. After `unplug()`, pending URBs complete with `-ESHUTDOWN`
@@ -54,6 +68,22 @@ final class USBIoctlResponder: Sendable {
         /// `USBDEVFS_URB_*` flags: libusb splits a large bulk transfer into 16 KiB URBs, all
         /// but the first marked BULK_CONTINUATION and all but the last SHORT_NOT_OK.
         let flags: UInt32
+        /// The host transfer it belongs to: libusb sets `usercontext` to its transfer on every
+        /// URB of it.
+        let transfer: Transfer
+
+        /// It continues a transfer whose first URB came earlier.
+        var isContinuation: Bool { flags & UInt32(USBDEVFS_URB_BULK_CONTINUATION) != 0 }
+        /// It is the last URB of its transfer: libusb flags all URBs but the last SHORT_NOT_OK.
+        var isLast: Bool { flags & UInt32(USBDEVFS_URB_SHORT_NOT_OK) == 0 }
+    }
+
+    /// One host transfer: the connection that submitted it and libusb's `usercontext` (its
+    /// transfer's address), which it sets on every URB of the transfer. A transfer that is
+    /// resubmitted keeps its address: its first URB (no BULK_CONTINUATION) starts it anew.
+    struct Transfer: Hashable, Sendable {
+        let owner: UInt
+        let context: UInt
     }
 
     /// What the device side saw, for tests.
@@ -69,9 +99,13 @@ final class USBIoctlResponder: Sendable {
     private struct State {
         var gone = false
         var pendingIn: [UInt8: [URB]] = [:]
-        /// IN endpoints whose last URB ended short: their BULK_CONTINUATION URBs (the rest of
-        /// the same transfer) complete at once without data, as the kernel does.
-        var endedShort: Set<UInt8> = []
+        /// By IN endpoint, the transfer the device is filling: its first URB got data, its last
+        /// one has not completed yet. The endpoint's next data goes to its next URB only; when
+        /// it is in `ended`, the endpoint waits for the host to submit its last URB.
+        var filling: [UInt8: Transfer] = [:]
+        /// Transfers that ended short or stalled before their last URB: their remaining URBs
+        /// complete at once without data, as the kernel does. Removed with the last URB.
+        var ended: Set<Transfer> = []
         /// Completed URBs waiting to be reaped, by the connection that submitted them.
         var completed: [UInt: [IoctlData]] = [:]
         var seen = Observations()
@@ -115,6 +149,8 @@ final class USBIoctlResponder: Sendable {
                 finish(urb, status: -ESHUTDOWN, actualLength: 0, into: &state)
             }
             state.pendingIn = [:]
+            state.filling = [:]
+            state.ended = []
         }
     }
 
@@ -250,7 +286,8 @@ final class USBIoctlResponder: Sendable {
         }
         let urb = URB(
             data: data, buffer: buffer, clientAddress: UInt(urbObject.pointee.client_addr), endpoint: urbStruct.endpoint,
-            length: length, owner: owner, flags: urbStruct.flags)
+            length: length, owner: owner, flags: urbStruct.flags,
+            transfer: Transfer(owner: owner, context: UInt(bitPattern: urbStruct.usercontext)))
         let type = Int32(urbStruct.type)
         return state.withLock { state in
             guard !state.gone else {
@@ -264,6 +301,19 @@ final class USBIoctlResponder: Sendable {
                 control(urb, into: &state)
             case USBDEVFS_URB_TYPE_BULK, USBDEVFS_URB_TYPE_INTERRUPT:
                 if urb.endpoint & 0x80 != 0 {
+                    if !urb.isContinuation {
+                        state.ended.remove(urb.transfer)  // the same transfer, submitted again
+                    } else if state.ended.contains(urb.transfer) {
+                        // The transfer it continues ended short: the device is not asked. Its
+                        // last URB lets the endpoint go on to the next transfer.
+                        finish(urb, status: -EREMOTEIO, actualLength: 0, into: &state)
+                        if urb.isLast {
+                            state.ended.remove(urb.transfer)
+                            if state.filling[urb.endpoint] == urb.transfer { state.filling[urb.endpoint] = nil }
+                            pump(&state)
+                        }
+                        return (0, 0)
+                    }
                     state.pendingIn[urb.endpoint, default: []].append(urb)
                     pump(&state)
                 } else {
@@ -325,22 +375,24 @@ final class USBIoctlResponder: Sendable {
         }
     }
 
-    /// Offers the head of every endpoint's pending IN queue to the behavior until it says
-    /// `notReady`.
+    /// Offers every endpoint's next pending IN URB to the behavior until it says `notReady`:
+    /// the next URB of the transfer being filled, or, when none is, the earliest queued one.
+    /// While the transfer being filled has no URB queued (the host is still submitting it),
+    /// the endpoint waits for it.
     private func pump(_ state: inout State) {
         for endpoint in state.pendingIn.keys {
-            while let urb = state.pendingIn[endpoint]?.first {
-                if urb.flags & UInt32(USBDEVFS_URB_BULK_CONTINUATION) == 0 {
-                    state.endedShort.remove(endpoint)
-                } else if state.endedShort.contains(endpoint) {
-                    // The transfer this URB continues ended short: the device is not asked.
-                    state.pendingIn[endpoint]!.removeFirst()
-                    finish(urb, status: -EREMOTEIO, actualLength: 0, into: &state)
-                    continue
+            while let queue = state.pendingIn[endpoint], !queue.isEmpty {
+                let index: Int
+                if let transfer = state.filling[endpoint] {
+                    guard let next = queue.firstIndex(where: { $0.transfer == transfer }) else { break }
+                    index = next
+                } else {
+                    index = 0
                 }
+                let urb = queue[index]
                 let reply = behavior.transferIn(endpoint: endpoint, maxLength: urb.length)
                 if case .notReady = reply { break }
-                state.pendingIn[endpoint]!.removeFirst()
+                state.pendingIn[endpoint]!.remove(at: index)
                 switch reply {
                 case .data(let bytes):
                     let count = min(bytes.count, urb.length)
@@ -348,16 +400,44 @@ final class USBIoctlResponder: Sendable {
                         UnsafeMutableRawPointer(buffer.pointer.pointee.data).copyMemory(from: bytes, byteCount: count)
                     }
                     let short = count < urb.length
-                    if short { state.endedShort.insert(endpoint) }
-                    let refused = short && urb.flags & UInt32(USBDEVFS_URB_SHORT_NOT_OK) != 0
+                    let refused = short && !urb.isLast
                     finish(urb, status: refused ? -EREMOTEIO : 0, actualLength: count, into: &state)
+                    if short || urb.isLast {
+                        end(urb, endpoint: endpoint, into: &state)
+                    } else {
+                        state.filling[endpoint] = urb.transfer
+                    }
                 case .stall:
                     finish(urb, status: -EPIPE, actualLength: 0, into: &state)
+                    end(urb, endpoint: endpoint, into: &state)
                 case .notReady:
                     break
                 }
             }
             if state.pendingIn[endpoint]?.isEmpty == true { state.pendingIn[endpoint] = nil }
+        }
+    }
+
+    /// `urb`'s transfer got its last data. When `urb` was not the transfer's last URB (a short
+    /// answer or a stall), the transfer's other URBs complete without data, those queued now
+    /// and those still to come; the endpoint fills the next transfer once the last one came.
+    private func end(_ urb: URB, endpoint: UInt8, into state: inout State) {
+        state.filling[endpoint] = nil
+        guard !urb.isLast else { return }
+        var sawLast = false
+        var kept: [URB] = []
+        for queued in state.pendingIn[endpoint] ?? [] {
+            if queued.transfer == urb.transfer && queued.isContinuation {
+                sawLast = sawLast || queued.isLast
+                finish(queued, status: -EREMOTEIO, actualLength: 0, into: &state)
+            } else {
+                kept.append(queued)
+            }
+        }
+        state.pendingIn[endpoint] = kept
+        if !sawLast {
+            state.ended.insert(urb.transfer)
+            state.filling[endpoint] = urb.transfer
         }
     }
 
@@ -397,6 +477,9 @@ final class USBIoctlResponder: Sendable {
                 }
                 let urb = state.pendingIn[endpoint]!.remove(at: index)
                 state.seen.urbsDiscarded += 1
+                // A cancelled transfer gets no more data (libusb discards all its URBs).
+                if state.filling[endpoint] == urb.transfer { state.filling[endpoint] = nil }
+                if urb.isLast { state.ended.remove(urb.transfer) }
                 finish(urb, status: -ENOENT, actualLength: 0, into: &state)
                 return (0, 0)
             }
