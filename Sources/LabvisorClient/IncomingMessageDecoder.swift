@@ -62,7 +62,7 @@ struct IncomingMessageDecoder: ByteToMessageDecoder {
 
     /// Copies what has come of the payload being filled; passes the message on when whole.
     private mutating func fill(context: ChannelHandlerContext, buffer: inout ByteBuffer) -> DecodingState {
-        guard var (header, payload, filled) = filling else { return .continue }
+        guard case .some((let header, var payload, var filled)) = filling else { return .continue }
         filling = nil  // the array is uniquely held here while it is written
         let count = min(buffer.readableBytes, payload.count - filled)
         if count > 0 {
