@@ -34,19 +34,24 @@ public final class EventWatch: AsyncSequence, Sendable {
 
     deinit { cancel() }
 
-    /// Adds events that came in one read (called on the connection's event loop).
-    func deliver(_ events: [Event]) {
-        guard !events.isEmpty else { return }
-        let handOver = state.withLock { state -> (WaitContinuation<[Event]?, any Error>, [Event])? in
-            guard !state.ended else { return nil }
-            state.waiting.append(contentsOf: events)
-            let excess = state.waiting.count - capacity
-            if excess > 0 {
-                state.waiting.removeFirst(excess)
-                state.missed += excess
-                state.missedTotal += excess
+    /// Keeps `event` for the reader without waking it (called on the connection's event loop
+    /// for each event of a read; `handOver()` follows once the read is handled).
+    func keep(_ event: Event) {
+        state.withLock { state in
+            guard !state.ended else { return }
+            state.waiting.append(event)
+            if state.waiting.count > capacity {
+                state.waiting.removeFirst()
+                state.missed += 1
+                state.missedTotal += 1
             }
-            guard let reader = state.reader else { return nil }
+        }
+    }
+
+    /// Wakes a waiting reader with everything kept.
+    func handOver() {
+        let handOver = state.withLock { state -> (WaitContinuation<[Event]?, any Error>, [Event])? in
+            guard let reader = state.reader, !state.waiting.isEmpty else { return nil }
             state.reader = nil
             return (reader, Self.take(&state))
         }

@@ -152,38 +152,29 @@ public final class Labvisor: Sendable {
         let listener = LockedState(0)
         let watch = EventWatch(capacity: buffer) { connection.stopListening(listener.withLock { $0 }) }
         // Events may come before `events.watch` answers with the subscription's id: those are
-        // kept until it is known. Later ones are kept until the socket read that brought them
-        // is handled, then handed on together: the reader wakes once per read, not per event.
-        // Hand-overs happen under the lock, so events stay in order.
-        let routing = LockedState<(subscription: Int?, early: [EventNotification.Params], ready: [Event])>((nil, [], []))
+        // kept until it is known. Later ones wait in the watch until the socket read that
+        // brought them is handled, then the reader is woken once for all of them. Events are
+        // kept under the lock, so they stay in order.
+        let routing = LockedState<(subscription: Int?, early: [EventNotification.Params])>((nil, []))
         let key = connection.listen(
             EventNotification.name,
-            receive: { notification in
+            receive: { [weak watch] notification in
                 let params: EventNotification.Params
                 switch notification {
                 case .event(let read): params = read
                 case .message(let message):
-                    guard let tree = message["params"],
-                        let read = EventNotification.params(fromTree: tree) ?? (try? JSONValueDecoder().decode(EventNotification.Params.self, from: tree))
+                    guard let tree = message["params"], let read = try? JSONValueDecoder().decode(EventNotification.Params.self, from: tree)
                     else { return }
                     params = read
                 }
                 routing.withLock { routing in
                     guard let subscription = routing.subscription else { return routing.early.append(params) }
-                    if params.subscription == subscription { routing.ready.append(params.event.event) }
+                    if params.subscription == subscription { watch?.keep(params.event.event) }
                 }
             },
-            readComplete: { [weak watch] in
-                routing.withLock { routing in
-                    watch?.deliver(routing.ready)
-                    routing.ready.removeAll(keepingCapacity: true)
-                }
-            },
+            readComplete: { [weak watch] in watch?.handOver() },
             end: { [weak watch] in
-                routing.withLock { routing in
-                    watch?.deliver(routing.ready)
-                    routing.ready = []
-                }
+                watch?.handOver()
                 watch?.finish()
             })
         listener.withLock { $0 = key }
@@ -196,9 +187,10 @@ public final class Labvisor: Sendable {
         }
         routing.withLock { routing in
             routing.subscription = subscription
-            watch.deliver(routing.early.filter { $0.subscription == subscription }.map(\.event.event))
+            for params in routing.early where params.subscription == subscription { watch.keep(params.event.event) }
             routing.early = []
         }
+        watch.handOver()
         return watch
     }
 

@@ -8,6 +8,12 @@ import Testing
 /// every event, in order, to several watchers.
 @Suite("EventWatchTests", .timeLimit(.minutes(2)))
 struct EventWatchTests {
+    /// Hands `events` to `watch` as the connection does for one read.
+    func deliver(_ events: [Event], to watch: EventWatch) {
+        for event in events { watch.keep(event) }
+        watch.handOver()
+    }
+
     func ticks(_ values: ClosedRange<Int>) -> [Event] {
         values.map { Event(kind: .propertyChanged, instrument: "loopback", fields: ["value": .int($0)], sequence: UInt64($0)) }
     }
@@ -15,15 +21,15 @@ struct EventWatchTests {
     @Test func readsBatchesInOrderReportsDropsAsAGapAndEndsAfterTheLast() async {
         let watch = EventWatch(capacity: 5) {}
         var iterator = watch.makeAsyncIterator()
-        watch.deliver(ticks(1...3))
+        deliver(ticks(1...3), to: watch)
         #expect(await iterator.next()?.sequence == 1)
-        watch.deliver(ticks(4...9))  // 4...9 waiting, 5 kept: 5...9, 4 dropped
+        deliver(ticks(4...9), to: watch)  // 4...9 waiting, 5 kept: 5...9, 4 dropped
         #expect(await iterator.next()?.sequence == 2, "the batch taken before the drop is the reader's")
         #expect(await iterator.next()?.sequence == 3)
         let gap = await iterator.next()
         #expect(gap?.kind == .gap && gap?.fields["missed"] == .int(1) && gap?.sequence == 5)
         #expect(await iterator.next()?.sequence == 5)
-        watch.deliver(ticks(10...10))
+        deliver(ticks(10...10), to: watch)
         watch.finish()
         var rest: [UInt64] = []
         while let event = await iterator.next() { rest.append(event.sequence) }
@@ -40,7 +46,7 @@ struct EventWatchTests {
             return seen
         }
         try await Task.sleep(for: .milliseconds(50))
-        watch.deliver(ticks(1...2))
+        deliver(ticks(1...2), to: watch)
         try await Task.sleep(for: .milliseconds(50))
         reader.cancel()
         let seen = await reader.value
@@ -59,7 +65,7 @@ struct EventWatchTests {
         watch.cancel()
         watch.cancel()
         #expect(await reader.value == 0)
-        watch.deliver(ticks(1...3))  // after the end: ignored
+        deliver(ticks(1...3), to: watch)  // after the end: ignored
         var iterator = watch.makeAsyncIterator()
         #expect(await iterator.next() == nil)
         #expect(stops.withLock { $0 } == 1)

@@ -150,18 +150,4 @@ extension EventNotification {
                 event: WireEvent(sequence: UInt64(sequence), time: time, kind: kind, instrument: instrument, fields: fields))
         }
     }
-
-    /// The parameters read straight from their parsed tree, or `nil` where the tree has a
-    /// shape this fast form does not take (`Codable` then decides).
-    public static func params(fromTree tree: JSONValue) -> Params? {
-        guard case .object(let members) = tree, case .int(let subscription)? = members["subscription"],
-            case .object(let event)? = members["event"], case .int(let sequence)? = event["sequence"], sequence >= 0,
-            case .some(.some(let time)) = WireTree.optionalNumber(event["time"]),
-            case .string(let kindName)? = event["kind"], let kind = Event.Kind(rawValue: kindName),
-            let instrument = WireTree.optionalString(event["instrument"]), case .object(let fields)? = event["fields"]
-        else { return nil }
-        return Params(
-            subscription: subscription,
-            event: WireEvent(sequence: UInt64(sequence), time: time, kind: kind, instrument: instrument, fields: fields))
-    }
 }
