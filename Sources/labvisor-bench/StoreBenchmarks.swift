@@ -18,7 +18,7 @@ private let allocationCount = 10_000
 /// while a 9th acquires and releases the loopback instrument `allocationCount` times (each
 /// release is one allocation record). Returns the echo latencies and, with a store, how long
 /// after the last release the store had committed every record.
-private func allocationPhase(stateDirectory: String?) async throws -> (samples: LatencySamples, seconds: Double, commitLag: Double?) {
+private func allocationPhase(stateDirectory: String?) async throws -> (samples: LatencySamples, seconds: Double, commitLag: Double?, daemonCPU: Double) {
     let daemon = try await DaemonUnderTest(arguments: stateDirectory.map { ["--state-dir", $0] } ?? [])
     defer { daemon.stop() }
     let endpoint = Endpoint.unix(daemon.socket)
@@ -29,6 +29,7 @@ private func allocationPhase(stateDirectory: String?) async throws -> (samples: 
     let leaser = try await Labvisor.connect(to: endpoint)
     for caller in callers { for _ in 0..<200 { try await caller.invoke("loopback", "echo", ["value": 1]) } }
 
+    let cpuBefore = daemon.cpuSeconds
     let start = ContinuousClock.now
     let done = LockedState(false)
     let samples = try await withThrowingTaskGroup(of: LatencySamples.self) { group in
@@ -66,9 +67,11 @@ private func allocationPhase(stateDirectory: String?) async throws -> (samples: 
             try await Task.sleep(for: .milliseconds(10))
         }
     }
+    // Up to the last commit: the store's writing is part of this phase's CPU.
+    let daemonCPU = daemon.cpuSeconds - cpuBefore
     for caller in callers { await caller.close() }
     await leaser.close()
-    return (samples, seconds, commitLag)
+    return (samples, seconds, commitLag, daemonCPU)
 }
 
 @Sendable private func storeAllocations() async throws -> BenchmarkResult {
@@ -81,14 +84,19 @@ private func allocationPhase(stateDirectory: String?) async throws -> (samples: 
     var withoutP50: [Double] = []
     var lags: [Double] = []
     var rates: [Double] = []
-    for round in 0..<3 {
+    // Daemon CPU per echo call and allocation, with and without the store.
+    var cpuWith: [Double] = []
+    var cpuWithout: [Double] = []
+    for round in 0..<5 {
         let plain = try await allocationPhase(stateDirectory: nil)
         without.append(plain.samples.percentile(0.99))
         withoutP50.append(plain.samples.percentile(0.5))
+        cpuWithout.append(plain.daemonCPU / Double(plain.samples.nanoseconds.count + allocationCount))
         let state = folder.appendingPathComponent("round-\(round)").path
         let stored = try await allocationPhase(stateDirectory: state)
         with.append(stored.samples.percentile(0.99))
         withP50.append(stored.samples.percentile(0.5))
+        cpuWith.append(stored.daemonCPU / Double(stored.samples.nanoseconds.count + allocationCount))
         rates.append(Double(allocationCount) / stored.seconds)
         guard let lag = stored.commitLag else {
             throw LabvisorError(.timeout, "the store did not commit \(allocationCount) records within 60 s of the last release")
@@ -109,5 +117,7 @@ private func allocationPhase(stateDirectory: String?) async throws -> (samples: 
             "p99_with_rounds_us": .array(with.map(rounded)), "p99_without_rounds_us": .array(without.map(rounded)),
             "commit_lag_after_last_release_s": .double((median(lags) * 1000).rounded() / 1000),
             "records_per_round": .int(allocationCount),
+            "daemon_cpu_us_per_request_with_store": rounded(median(cpuWith) * 1e6),
+            "daemon_cpu_us_per_request_without_store": rounded(median(cpuWithout) * 1e6),
         ])
 }

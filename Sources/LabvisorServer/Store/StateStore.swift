@@ -90,12 +90,14 @@ public final class StateStore: Sendable {
         switch record {
         case .allocation(let allocation):
             let entry = AllocationHistoryEntry(allocation)
-            try db.execute(
+            // Cached statements: compiled once per connection, not once per record.
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO allocation (lease, holder, uid, pid, instruments, requirements, queued_at, granted_at,
                                             released_at, duration, reason, revoked_by, detail)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     entry.lease, entry.holder, entry.uid.map { Int64($0) }, entry.pid.map { Int64($0) },
                     json(.array(entry.instruments.map(JSONValue.string))), json(entry.requirements), entry.queuedAt,
@@ -103,12 +105,12 @@ public final class StateStore: Sendable {
                 ])
             let id = db.lastInsertedRowID
             for instrument in Set(entry.instruments) {
-                try db.execute(sql: "INSERT INTO allocation_instrument (allocation, instrument) VALUES (?, ?)", arguments: [id, instrument])
+                try db.cachedStatement(sql: "INSERT INTO allocation_instrument (allocation, instrument) VALUES (?, ?)")
+                    .execute(arguments: [id, instrument])
             }
         case .audit(let entry):
-            try db.execute(
-                sql: "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-                arguments: [entry.time, entry.actor, entry.action, entry.target, entry.detail])
+            try db.cachedStatement(sql: "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [entry.time, entry.actor, entry.action, entry.target, entry.detail])
         case .instrumentSeen(let sighting):
             let time = sighting.at.timeIntervalSince1970
             try db.execute(
