@@ -129,6 +129,21 @@ public final class Labvisor: Sendable {
         try await connection.call(ListAudit.self, .init(since: since?.timeIntervalSince1970, limit: limit)).entries
     }
 
+    /// Runs `body` with the connection's event loop as the task's preferred executor: one
+    /// thread wake-up per call instead of three, for a loop of calls that wait on each other.
+    /// `body` must not block (see `LabvisorConnection.withAffinity(_:)`).
+    ///
+    /// ```swift
+    /// let positions = try await labvisor.withConnectionAffinity {
+    ///     var positions: [JSONValue] = []
+    ///     for _ in 0..<1000 { positions.append(try await labvisor.get("stage-x", "position")) }
+    ///     return positions
+    /// }
+    /// ```
+    public func withConnectionAffinity<Result: Sendable>(_ body: () async throws -> Result) async rethrows -> Result {
+        try await connection.withAffinity(body)
+    }
+
     /// Runs `body` holding a lease on `instruments`, and releases it however `body` ends.
     public func withLease<Value: Sendable>(
         _ instruments: [String], timeout: Duration = .zero, _ body: (LeaseGrant) async throws -> Value

@@ -13,12 +13,27 @@ public final class LabvisorConnection: Sendable {
     private let channel: any Channel
     private let pending: PendingRequests
     let frames: FrameRouter
+    /// Runs the tasks of `withAffinity(_:)` on the channel's event loop.
+    let executor: EventLoopTaskExecutor
 
     private init(endpoint: Endpoint, channel: any Channel, pending: PendingRequests, frames: FrameRouter) {
         self.endpoint = endpoint
         self.channel = channel
         self.pending = pending
         self.frames = frames
+        self.executor = EventLoopTaskExecutor(channel.eventLoop)
+    }
+
+    /// Runs `body` in the calling task with this connection's event loop as its preferred
+    /// executor: requests are written from the loop's thread and their responses resume the
+    /// caller there, one thread wake-up per call instead of three. For a loop of calls that
+    /// wait on each other (a scan, a poll).
+    ///
+    /// `body` shares the thread with the socket's reads and writes (and with other
+    /// connections on the same loop), so it must not block: no blocking system calls, no
+    /// long computation. Child tasks inherit the preference; `Task.detached` does not.
+    public func withAffinity<Result: Sendable>(_ body: () async throws -> Result) async rethrows -> Result {
+        try await withTaskExecutorPreference(executor, operation: body)
     }
 
     /// Connects to `endpoint` (default: `Endpoint.fromEnvironment()`); on TCP, with
