@@ -129,7 +129,10 @@ public final class LabvisorConnection: Sendable {
     }
 
     private func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration?, id: Int) async throws -> Method.Result {
-        let payload = try WireJSON.encode(RPCRequest(id: .number(id), method: Method.name, params: params))
+        // The envelope is written directly, and the params and result of the hot methods
+        // (invoke, get, set) past `Codable`, as the daemon does on its side.
+        let payload = WireJSON.encodeRequest(
+            id: .number(id), method: Method.name, paramsTree: try Method.tree(ofParams: params) ?? JSONValueEncoder().encode(params))
         let channel = self.channel
         let frames = self.frames
         let response = try await pending.wait(id: id, deadline: timeout.map { ContinuousClock.now + $0 }) {
@@ -139,6 +142,11 @@ public final class LabvisorConnection: Sendable {
                 // A connection held back for a full frame queue must read on to get the response.
                 if frames.resumeForResponse() { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
             }
+        }
+        if case .object(let members) = response, let tree = members["result"], members["error"] == nil,
+            let result = Method.result(fromTree: tree)
+        {
+            return result
         }
         let decoded = try JSONValueDecoder().decode(RPCResponse<Method.Result>.self, from: response)
         if let error = decoded.error { throw error.labvisorError }

@@ -123,6 +123,7 @@ private struct EchoTally {
     var serverCPU = 0.0
     var serverSwitches = 0
     var clientSwitches = 0
+    var clientCPU = 0.0
 
     /// Runs `body` (which returns its latencies, if it keeps them, and its call count) and
     /// adds its calls, time, the daemon's CPU and both processes' context switches.
@@ -130,9 +131,11 @@ private struct EchoTally {
         let cpuBefore = daemon.cpuSeconds
         let serverBefore = daemon.contextSwitches
         let clientBefore = processContextSwitches()
+        let clientCPUBefore = processCPUSeconds()
         let start = ContinuousClock.now
         let (phaseSamples, phaseCalls) = try await body()
         seconds += (ContinuousClock.now - start).seconds
+        clientCPU += processCPUSeconds() - clientCPUBefore
         clientSwitches += processContextSwitches() - clientBefore
         serverSwitches += daemon.contextSwitches - serverBefore
         serverCPU += daemon.cpuSeconds - cpuBefore
@@ -144,6 +147,7 @@ private struct EchoTally {
     var serverCPUPerCall: Double { serverCPU / Double(max(calls, 1)) * 1e6 }
     var serverSwitchesPerCall: Double { Double(serverSwitches) / Double(max(calls, 1)) }
     var clientSwitchesPerCall: Double { Double(clientSwitches) / Double(max(calls, 1)) }
+    var clientCPUPerCall: Double { clientCPU / Double(max(calls, 1)) * 1e6 }
 }
 
 /// Echo calls one after another until `end`, each timed.
@@ -227,6 +231,8 @@ private func wireEcho() async throws -> BenchmarkResult {
         "client_switches_per_call": hundredths(sequentialAffinity.clientSwitchesPerCall),
         "client_switches_per_call_default": hundredths(sequential.clientSwitchesPerCall),
         "server_switches_per_call": hundredths(sequentialAffinity.serverSwitchesPerCall),
+        "client_cpu_us_per_call": tenths(sequentialAffinity.clientCPUPerCall),
+        "client_cpu_us_per_call_default": tenths(sequential.clientCPUPerCall),
         "rounds": .int(echoRounds),
     ]
     // Pyro5: rates averaged over the rounds (phases of equal length), latencies their median.
@@ -329,6 +335,21 @@ private func pyro5Baseline(phaseSeconds: Double) -> [String: JSONValue] {
         let bytes = try WireJSON.encodeResponse(id: .number(41), result: result)
         return params.arguments.count + bytes.count + method.count
     }
+    // The client's side of the same call: the request written, the response read (already
+    // parsed to a tree by the connection), through `Codable` and past it (the hot methods'
+    // `tree(ofParams:)` and `result(fromTree:)`).
+    let params = InvokeMethod.Params(instrument: "stage-x", method: "moveTo", arguments: ["mm": 12.5, "wait": true], timeout: 30)
+    let responseTree = try JSONParser.parse(try WireJSON.encode(response))
+    let clientCodable = try measure {
+        let bytes = try WireJSON.encode(RPCRequest(id: .number(41), method: InvokeMethod.name, params: params))
+        let decoded = try JSONValueDecoder().decode(RPCResponse<InvokeMethod.Result>.self, from: responseTree)
+        return bytes.count + (decoded.result?.value == nil ? 0 : 1)
+    }
+    let clientDirect = try measure {
+        let bytes = WireJSON.encodeRequest(id: .number(41), method: InvokeMethod.name, paramsTree: InvokeMethod.tree(ofParams: params)!)
+        guard case .object(let members) = responseTree, let tree = members["result"] else { return 0 }
+        return bytes.count + (InvokeMethod.result(fromTree: tree)?.value == nil ? 0 : 1)
+    }
     let speedup = foundation.perCall / ours.perCall
     return BenchmarkResult(
         bench: "wire.json", opsPerSecond: 1e6 / ours.perCall, p50Microseconds: ours.perCall,
@@ -337,6 +358,8 @@ private func pyro5Baseline(phaseSeconds: Double) -> [String: JSONValue] {
             "foundation_p50_us": .double((foundation.perCall * 100).rounded() / 100),
             "foundation_p99_us": .double((foundation.samples.percentile(0.99) * 100).rounded() / 100),
             "speedup": .double((speedup * 100).rounded() / 100),
+            "client_codable_p50_us": .double((clientCodable.perCall * 100).rounded() / 100),
+            "client_direct_p50_us": .double((clientDirect.perCall * 100).rounded() / 100),
         ])
 }
 

@@ -85,6 +85,24 @@ import Testing
         try agree(InvokeMethod.Params(instrument: "stage-x", method: "moveTo", arguments: ["mm": 12.5, "wait": true, "tags": ["a", nil]]), "invoke")
     }
 
+    /// The client's requests written directly (`WireJSON.encodeRequest` around the hot
+    /// methods' `tree(ofParams:)`) are what `Codable` writes, optional members set or not.
+    @Test func requestsWrittenDirectlyAgreeWithCodable() throws {
+        func agree<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, id: RequestID) throws {
+            let tree = try #require(Method.tree(ofParams: params), "\(Method.name) has a tree form")
+            let direct = WireJSON.encodeRequest(id: id, method: Method.name, paramsTree: tree)
+            let codable = try WireJSON.encode(RPCRequest(id: id, method: Method.name, params: params))
+            #expect(try JSONParser.parse(direct) == JSONParser.parse(codable), "\(String(decoding: direct, as: UTF8.self))")
+            #expect(try WireJSON.decode(RPCRequest<Method.Params>.self, from: direct).method == Method.name)
+        }
+        try agree(InvokeMethod.self, .init(instrument: "stage-\"x", method: "moveTo", arguments: ["mm": 12.5, "tags": ["a", nil]]), id: .number(9))
+        try agree(InvokeMethod.self, .init(instrument: "l", method: "echo", timeout: 2.5, oneway: true, leaseToken: "6f"), id: .string("a\n"))
+        try agree(GetProperty.self, .init(instrument: "heater-1", property: "temperature"), id: .number(1))
+        try agree(GetProperty.self, .init(instrument: "heater-1", property: "temperature", timeout: 3), id: .number(2))
+        try agree(SetProperty.self, .init(instrument: "heater-1", property: "setpoint", value: ["a": [1, 2.5]]), id: .number(3))
+        try agree(SetProperty.self, .init(instrument: "h", property: "p", value: false, timeout: 0.5, leaseToken: "t"), id: .number(4))
+    }
+
     /// The event notification written directly reads back through `Codable` as what it was
     /// written from, and the client's layout reader agrees with `Codable` on random events.
     @Test func eventNotificationsWrittenDirectlyAgreeWithCodable() throws {

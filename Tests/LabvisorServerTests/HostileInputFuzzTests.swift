@@ -15,6 +15,14 @@ import Testing
 /// suite's timing tests.
 @Suite(.timeLimit(.minutes(3)))
 struct HostileInputFuzzTests {
+    /// A check inside a fuzz target that failed. Not a `LabvisorError`: the fuzzer takes
+    /// those as the clear answer hostile input should get, so a check that threw one could
+    /// never fail.
+    struct Disagreement: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let iterations = 20_000
     /// TOML parsing is ~1,000x slower than the rest (toml++ through TOMLKit): fewer rounds.
@@ -74,7 +82,7 @@ struct HostileInputFuzzTests {
                     let value = try JSONParser.parse(bytes)
                     // What parses, writes and parses back to the same value.
                     guard try JSONParser.parse(JSONWriter.bytes(value)).matches(value) else {
-                        throw LabvisorError(.invalidArgument, "written JSON reads back differently")
+                        throw Disagreement("written JSON reads back differently")
                     }
                 } catch is JSONParser.Failure {
                     // Refused with offset and reason: fine.
@@ -96,22 +104,34 @@ struct HostileInputFuzzTests {
             try fuzzer.run(iterations: Self.iterations) { bytes in
                 guard case .now(let response?) = dispatcher.handle(bytes, from: session) else { return }
                 guard case .object(let members) = try JSONParser.parse(response), members["result"] != nil || members["error"] != nil else {
-                    throw LabvisorError(.invalidArgument, "not a JSON-RPC response: \(String(decoding: response, as: UTF8.self))")
+                    throw Disagreement("not a JSON-RPC response: \(String(decoding: response, as: UTF8.self))")
                 }
             }
             supervisor.disconnect(session)
         }
     }
 
-    /// The hot methods' params read past `Codable` (`WireMethod.params(fromTree:)`) agree with
-    /// `Codable` on every input: the same value when both read it, and no value where `Codable`
-    /// refuses (so errors keep `Codable`'s message); their results' trees are `Codable`'s.
+    /// The hot methods' tree forms agree with `Codable` on every input, on both sides of the
+    /// wire. The daemon's: params read past `Codable` (`WireMethod.params(fromTree:)`) are the
+    /// same value when both read it, and no value where `Codable` refuses (so errors keep
+    /// `Codable`'s message); results' trees are `Codable`'s. The client's: params written
+    /// past `Codable` (`tree(ofParams:)`) are `Codable`'s tree, and results read past it
+    /// (`result(fromTree:)`) agree as params do.
     @Test func hotMethodTreeForms() async throws {
-        @Sendable func agree<Method: WireMethod>(_ method: Method.Type, _ tree: JSONValue) throws where Method.Params: Equatable {
+        @Sendable func agree<Method: WireMethod>(_ method: Method.Type, _ tree: JSONValue) throws
+        where Method.Params: Equatable, Method.Result: Equatable {
             let fast = Method.params(fromTree: tree)
             let slow = try? JSONValueDecoder().decode(Method.Params.self, from: tree)
             if let fast, fast != slow {
-                throw LabvisorError(.invalidArgument, "\(Method.name): the tree form read \(tree) as \(fast), Codable as \(String(describing: slow))")
+                throw Disagreement("\(Method.name): the tree form read \(tree) as \(fast), Codable as \(String(describing: slow))")
+            }
+            if let slow, let written = Method.tree(ofParams: slow), written != (try JSONValueEncoder().encode(slow)) {
+                throw Disagreement("\(Method.name): params \(slow) written as \(written), Codable writes \(try JSONValueEncoder().encode(slow))")
+            }
+            let fastResult = Method.result(fromTree: tree)
+            let slowResult = try? JSONValueDecoder().decode(Method.Result.self, from: tree)
+            if let fastResult, fastResult != slowResult {
+                throw Disagreement("\(Method.name): the result \(tree) read as \(fastResult), Codable as \(String(describing: slowResult))")
             }
         }
         let results: [(JSONValue?, JSONValue)] = [
@@ -130,8 +150,14 @@ struct HostileInputFuzzTests {
                     #"{"instrument":"loopback","method":"echo","arguments":{"value":1}}"#,
                     #"{"instrument":"heater-1","property":"setpoint","value":40,"timeout":null,"leaseToken":null}"#,
                     #"{"instrument":"heater-1","property":"temperature","timeout":2.5}"#,
+                    #"{"value":{"x":1.5,"ok":true},"call":null}"#,
+                    #"{"call":7}"#,
+                    #"{"value":null}"#,
                 ],
-                tokens: ["null", "true", "1", "1.5", "\"\"", "{}", "[]", "\"timeout\"", "\"oneway\"", "\"arguments\"", "\"value\"", "\"leaseToken\""])
+                tokens: [
+                    "null", "true", "1", "1.5", "\"\"", "{}", "[]", "\"timeout\"", "\"oneway\"", "\"arguments\"", "\"value\"", "\"leaseToken\"",
+                    "\"call\"",
+                ])
             try fuzzer.run(iterations: Self.iterations) { bytes in
                 guard let tree = try? JSONParser.parse(bytes) else { return }
                 try agree(InvokeMethod.self, tree)

@@ -21,6 +21,21 @@ public enum WireJSON {
         encodeResponse(id: id, resultTree: try JSONValueEncoder().encode(result))
     }
 
+    /// The bytes of a request (`RPCRequest(id:method:params:)`), the envelope written
+    /// directly around the params' tree.
+    public static func encodeRequest(id: RequestID, method: String, paramsTree: JSONValue) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(128)
+        output.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+        JSONWriter.write(id.json, into: &output)
+        output.append(contentsOf: #","method":"#.utf8)
+        JSONWriter.write(.string(method), into: &output)
+        output.append(contentsOf: #","params":"#.utf8)
+        JSONWriter.write(paramsTree, into: &output)
+        output.append(UInt8(ascii: "}"))
+        return output
+    }
+
     /// The bytes of a success response whose result is already a tree.
     public static func encodeResponse(id: RequestID?, resultTree: JSONValue) -> [UInt8] {
         var output: [UInt8] = []

@@ -69,6 +69,28 @@ public enum InvokeMethod: WireMethod {
         if let call = result.call { members["call"] = .int(call) }
         return .object(members)
     }
+
+    public static func tree(ofParams params: Params) -> JSONValue? {
+        var members: [String: JSONValue] = [
+            "instrument": .string(params.instrument), "method": .string(params.method), "arguments": .object(params.arguments),
+        ]
+        if let timeout = params.timeout { members["timeout"] = .double(timeout) }
+        if let oneway = params.oneway { members["oneway"] = .bool(oneway) }
+        if let leaseToken = params.leaseToken { members["leaseToken"] = .string(leaseToken) }
+        return .object(members)
+    }
+
+    public static func result(fromTree tree: JSONValue) -> Result? {
+        guard case .object(let members) = tree, let call = WireTree.optionalInt(members["call"]) else { return nil }
+        // `Codable` reads a `null` value as an absent one (`JSONValue` takes the `nil`
+        // literal as `.null`, hence the switch).
+        let value: JSONValue?
+        switch members["value"] {
+        case nil, .null?: value = nil
+        case let member?: value = member
+        }
+        return Result(value: value, call: call)
+    }
 }
 
 /// `instrument.get`: reads a property.
@@ -109,6 +131,17 @@ public enum GetProperty: WireMethod {
     }
 
     public static func tree(of result: Result) -> JSONValue? { ["value": result.value] }
+
+    public static func tree(ofParams params: Params) -> JSONValue? {
+        var members: [String: JSONValue] = ["instrument": .string(params.instrument), "property": .string(params.property)]
+        if let timeout = params.timeout { members["timeout"] = .double(timeout) }
+        return .object(members)
+    }
+
+    public static func result(fromTree tree: JSONValue) -> Result? {
+        guard case .object(let members) = tree, let value = members["value"] else { return nil }
+        return Result(value: value)
+    }
 }
 
 /// `instrument.set`: writes a property.
@@ -153,6 +186,20 @@ public enum SetProperty: WireMethod {
     }
 
     public static func tree(of result: Empty) -> JSONValue? { .object([:]) }
+
+    public static func tree(ofParams params: Params) -> JSONValue? {
+        var members: [String: JSONValue] = [
+            "instrument": .string(params.instrument), "property": .string(params.property), "value": params.value,
+        ]
+        if let timeout = params.timeout { members["timeout"] = .double(timeout) }
+        if let leaseToken = params.leaseToken { members["leaseToken"] = .string(leaseToken) }
+        return .object(members)
+    }
+
+    public static func result(fromTree tree: JSONValue) -> Empty? {
+        guard case .object = tree else { return nil }
+        return Empty()
+    }
 }
 
 /// Reading optional members of a request's tree the way `Codable` does: `.some(nil)` for
@@ -173,6 +220,15 @@ enum WireTree {
         switch member {
         case nil, .null?: .some(nil)
         case .bool(let flag)?: flag
+        default: nil
+        }
+    }
+
+    /// The member's integer, or nil for absent and `null`.
+    static func optionalInt(_ member: JSONValue?) -> Int?? {
+        switch member {
+        case nil, .null?: .some(nil)
+        case .int(let number)?: number
         default: nil
         }
     }

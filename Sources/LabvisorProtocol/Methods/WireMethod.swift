@@ -22,6 +22,13 @@ public protocol WireMethod: Sendable {
     static func params(fromTree tree: JSONValue) -> Params?
     /// `result` as a tree, past `Codable`, for the hot methods; `nil`: encode with `Codable`.
     static func tree(of result: Result) -> JSONValue?
+    /// `params` as a tree, past `Codable`: what the client sends, for the same hot methods
+    /// (the other side of `params(fromTree:)`); `nil`: encode with `Codable`.
+    static func tree(ofParams params: Params) -> JSONValue?
+    /// `Result` read straight from a response's tree, past `Codable`: what the client
+    /// receives (the other side of `tree(of:)`); `nil`, as for params, means "decode with
+    /// `Codable`", for anything but the plain well-formed shape.
+    static func result(fromTree tree: JSONValue) -> Result?
 }
 
 extension WireMethod {
@@ -29,6 +36,10 @@ extension WireMethod {
     public static func params(fromTree tree: JSONValue) -> Params? { nil }
     /// `Codable` encodes the results of most methods.
     public static func tree(of result: Result) -> JSONValue? { nil }
+    /// `Codable` encodes the params of most methods.
+    public static func tree(ofParams params: Params) -> JSONValue? { nil }
+    /// `Codable` decodes the results of most methods.
+    public static func result(fromTree tree: JSONValue) -> Result? { nil }
 }
 
 /// A notification the server sends (events, stream frames).
