@@ -13,7 +13,9 @@
 /// by TSan, so `swift test --sanitize=thread` (run by `scripts/test.sh`) checks our locking
 /// for real. The state and the mutex share one heap allocation (`LockStorage`, a
 /// `ManagedBuffer`), as SwiftNIO's locks do; short-lived objects such as a call's
-/// interruption pay one allocation for their lock, not two.
+/// interruption pay one allocation for their lock, not two. Give it a state that is not
+/// empty (not `Void`): an empty header has the mutex's address, and ThreadSanitizer then
+/// takes the lock's own read of the mutex for a race with the body's access to the state.
 public struct LockedState<State> {
     private let storage: LockStorage<State>
 
