@@ -101,6 +101,9 @@ import Testing
         try agree(GetProperty.self, .init(instrument: "heater-1", property: "temperature", timeout: 3), id: .number(2))
         try agree(SetProperty.self, .init(instrument: "heater-1", property: "setpoint", value: ["a": [1, 2.5]]), id: .number(3))
         try agree(SetProperty.self, .init(instrument: "h", property: "p", value: false, timeout: 0.5, leaseToken: "t"), id: .number(4))
+        try agree(AcquireLease.self, .init(instruments: ["loopback", "stage-x"]), id: .number(5))
+        try agree(AcquireLease.self, .init(where: ["kind": "stage"], count: 2, timeout: 1.5), id: .number(6))
+        try agree(ReleaseLease.self, .init(lease: "L17"), id: .number(7))
     }
 
     /// The event notification written directly reads back through `Codable` as what it was

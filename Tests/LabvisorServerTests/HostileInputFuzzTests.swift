@@ -140,6 +140,8 @@ struct HostileInputFuzzTests {
             (InvokeMethod.tree(of: .init(call: 7)), try JSONValueEncoder().encode(InvokeMethod.Result(call: 7))),
             (GetProperty.tree(of: .init(value: "on")), try JSONValueEncoder().encode(GetProperty.Result(value: "on"))),
             (SetProperty.tree(of: Empty()), try JSONValueEncoder().encode(Empty())),
+            (AcquireLease.tree(of: AcquireLease.exampleResult), try JSONValueEncoder().encode(AcquireLease.exampleResult)),
+            (ReleaseLease.tree(of: Empty()), try JSONValueEncoder().encode(Empty())),
         ]
         for (fast, slow) in results { #expect(fast == slow) }
         try await DedicatedThread.run(.background) {
@@ -153,16 +155,21 @@ struct HostileInputFuzzTests {
                     #"{"value":{"x":1.5,"ok":true},"call":null}"#,
                     #"{"call":7}"#,
                     #"{"value":null}"#,
+                    #"{"instruments":["loopback","stage-x"],"timeout":0}"#,
+                    #"{"where":{"kind":"stage"},"count":2,"instruments":null}"#,
+                    #"{"lease":"L17","token":"k3J9","instruments":["stage-x"],"since":1790000000.5}"#,
                 ],
                 tokens: [
                     "null", "true", "1", "1.5", "\"\"", "{}", "[]", "\"timeout\"", "\"oneway\"", "\"arguments\"", "\"value\"", "\"leaseToken\"",
-                    "\"call\"",
+                    "\"call\"", "\"instruments\"", "\"where\"", "\"count\"", "\"lease\"", "\"since\"", "[\"a\"]",
                 ])
             try fuzzer.run(iterations: Self.iterations) { bytes in
                 guard let tree = try? JSONParser.parse(bytes) else { return }
                 try agree(InvokeMethod.self, tree)
                 try agree(GetProperty.self, tree)
                 try agree(SetProperty.self, tree)
+                try agree(AcquireLease.self, tree)
+                try agree(ReleaseLease.self, tree)
             }
         }
     }

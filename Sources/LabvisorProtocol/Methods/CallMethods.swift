@@ -82,14 +82,8 @@ public enum InvokeMethod: WireMethod {
 
     public static func result(fromTree tree: JSONValue) -> Result? {
         guard case .object(let members) = tree, let call = WireTree.optionalInt(members["call"]) else { return nil }
-        // `Codable` reads a `null` value as an absent one (`JSONValue` takes the `nil`
-        // literal as `.null`, hence the switch).
-        let value: JSONValue?
-        switch members["value"] {
-        case nil, .null?: value = nil
-        case let member?: value = member
-        }
-        return Result(value: value, call: call)
+        // `Codable` reads a `null` value as an absent one.
+        return Result(value: WireTree.optionalValue(members["value"]), call: call)
     }
 }
 
@@ -203,7 +197,9 @@ public enum SetProperty: WireMethod {
 }
 
 /// Reading optional members of a request's tree the way `Codable` does: `.some(nil)` for
-/// absent or `null`, `nil` when the member has another type (left to `Codable`).
+/// absent or `null`, `nil` when the member has another type (left to `Codable`). A
+/// `JSONValue?` member is absent for `null` too (`optionalValue`; mind that `JSONValue` takes
+/// the `nil` literal as `.null`).
 enum WireTree {
     /// The member's number, or nil for absent and `null`.
     static func optionalNumber(_ member: JSONValue?) -> Double?? {
@@ -230,6 +226,30 @@ enum WireTree {
         case nil, .null?: .some(nil)
         case .int(let number)?: number
         default: nil
+        }
+    }
+
+    /// The member's strings, or nil for absent and `null`.
+    static func optionalStrings(_ member: JSONValue?) -> [String]?? {
+        switch member {
+        case nil, .null?: return .some(nil)
+        case .array(let items)?:
+            var strings: [String] = []
+            strings.reserveCapacity(items.count)
+            for item in items {
+                guard case .string(let text) = item else { return nil }
+                strings.append(text)
+            }
+            return strings
+        default: return nil
+        }
+    }
+
+    /// The member itself, or nil for absent and `null` (a `JSONValue?` member).
+    static func optionalValue(_ member: JSONValue?) -> JSONValue? {
+        switch member {
+        case nil, .null?: nil
+        case let value?: value
         }
     }
 

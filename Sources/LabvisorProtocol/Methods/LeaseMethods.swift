@@ -48,6 +48,39 @@ public enum AcquireLease: WireMethod {
     public static let errors: [ErrorCode] = [.notFound, .locked, .timeout, .invalidArgument, .resourceExhausted]
     public static let exampleParams = Params(instruments: ["stage-x", "laser-488"], timeout: 5)
     public static let exampleResult = LeaseGrant(lease: "L17", token: "k3J9...", instruments: ["stage-x", "laser-488"], since: 1_790_000_000.5)
+
+    // Tree forms (see `WireMethod`): a script's loop takes and releases leases as often as it calls.
+
+    public static func params(fromTree tree: JSONValue) -> Params? {
+        guard case .object(let members) = tree, let instruments = WireTree.optionalStrings(members["instruments"]),
+            let count = WireTree.optionalInt(members["count"]), let timeout = WireTree.optionalNumber(members["timeout"])
+        else { return nil }
+        return Params(instruments: instruments, where: WireTree.optionalValue(members["where"]), count: count, timeout: timeout)
+    }
+
+    public static func tree(of result: LeaseGrant) -> JSONValue? {
+        [
+            "lease": .string(result.lease), "token": .string(result.token), "instruments": .array(result.instruments.map(JSONValue.string)),
+            "since": .double(result.since),
+        ]
+    }
+
+    public static func tree(ofParams params: Params) -> JSONValue? {
+        var members: [String: JSONValue] = [:]
+        if let instruments = params.instruments { members["instruments"] = .array(instruments.map(JSONValue.string)) }
+        if let query = params.where { members["where"] = query }
+        if let count = params.count { members["count"] = .int(count) }
+        if let timeout = params.timeout { members["timeout"] = .double(timeout) }
+        return .object(members)
+    }
+
+    public static func result(fromTree tree: JSONValue) -> LeaseGrant? {
+        guard case .object(let members) = tree, case .string(let lease)? = members["lease"], case .string(let token)? = members["token"],
+            case .some(.some(let instruments)) = WireTree.optionalStrings(members["instruments"]),
+            case .some(.some(let since)) = WireTree.optionalNumber(members["since"])
+        else { return nil }
+        return LeaseGrant(lease: lease, token: token, instruments: instruments, since: since)
+    }
 }
 
 /// `leases.release`: ends a lease.
@@ -65,6 +98,20 @@ public enum ReleaseLease: WireMethod {
     public static let errors: [ErrorCode] = [.notFound, .permissionDenied]
     public static let exampleParams = Params(lease: "L17")
     public static let exampleResult = Empty()
+
+    public static func params(fromTree tree: JSONValue) -> Params? {
+        guard case .object(let members) = tree, case .string(let lease)? = members["lease"] else { return nil }
+        return Params(lease: lease)
+    }
+
+    public static func tree(of result: Empty) -> JSONValue? { .object([:]) }
+
+    public static func tree(ofParams params: Params) -> JSONValue? { ["lease": .string(params.lease)] }
+
+    public static func result(fromTree tree: JSONValue) -> Empty? {
+        guard case .object = tree else { return nil }
+        return Empty()
+    }
 }
 
 /// `leases.list`: every lease held now.
