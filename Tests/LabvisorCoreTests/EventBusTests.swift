@@ -240,6 +240,30 @@ private func drain(_ subscription: EventSubscription) async throws -> [Event] {
         #expect(event == nil)
     }
 
+    /// Publishers skip building events of kinds no live subscription accepts (the state
+    /// store's instrument-only subscription must not make every lease build its events).
+    @Test func isObservedPerKindFollowsTheLiveSubscriptions() {
+        let bus = EventBus()
+        #expect(Event.Kind.allCases.allSatisfy { !bus.isObserved($0) })
+        let instruments = bus.subscribe(EventFilter(kinds: [.instrumentAdded, .stateChanged]))
+        #expect(bus.isObserved(.instrumentAdded) && bus.isObserved(.stateChanged))
+        #expect(!bus.isObserved(.leaseAcquired) && !bus.isObserved(.leaseReleased) && !bus.isObserved(.propertyChanged))
+        let leases = bus.subscribe(EventFilter(kinds: [.leaseReleased], instruments: ["stage-x"]))
+        #expect(bus.isObserved(.leaseReleased) && !bus.isObserved(.leaseAcquired))
+        leases.cancel()
+        #expect(!bus.isObserved(.leaseReleased) && bus.isObserved(.stateChanged))
+        let everything = bus.subscribe()
+        #expect(Event.Kind.allCases.allSatisfy { bus.isObserved($0) })
+        everything.cancel()
+        instruments.cancel()
+        #expect(Event.Kind.allCases.allSatisfy { !bus.isObserved($0) })
+        // Every kind has a bit of its own.
+        #expect(Set(Event.Kind.allCases.map(\.bit)).count == Event.Kind.allCases.count)
+        _ = bus.subscribe()
+        bus.finish()
+        #expect(!bus.isObserved(.stateChanged))
+    }
+
     @Test func cancelAndDeinitUnregister() async throws {
         let bus = EventBus()
         let kept = bus.subscribe()

@@ -59,11 +59,11 @@ public protocol EventSink: Sendable {
     /// Publishes an event to every interested subscriber. Never blocks.
     func publish(_ event: Event)
 
-    /// Whether anyone may receive events; publishers skip building events when not.
-    var isObserved: Bool { get }
+    /// Whether anyone may receive events of `kind`; publishers skip building them when not.
+    func isObserved(_ kind: Event.Kind) -> Bool
 }
 
 extension EventSink {
     /// By default a sink always listens.
-    public var isObserved: Bool { true }
+    public func isObserved(_ kind: Event.Kind) -> Bool { true }
 }

@@ -18,8 +18,10 @@ public final class EventBus: EventSink, Sendable {
     /// The buffer size of subscriptions that do not choose their own.
     public let bufferSize: Int
     private let state = LockedState(State())
-    /// Mirrors `state.channels.count` so publishers can skip building events nobody reads.
-    private let liveChannels = Atomic<Int>(0)
+    /// The kinds some live subscription accepts (`Event.Kind.bit`s), kept in step with
+    /// `state.channels`, so publishers skip building events nobody reads: the state store
+    /// subscribes to instrument events only, and every call's lease events are skipped.
+    private let observedKinds = Atomic<Int>(0)
 
     /// Creates a bus whose subscribers buffer at most `bufferSize` events by default
     /// (at least 1).
@@ -53,16 +55,24 @@ public final class EventBus: EventSink, Sendable {
         let registered = state.withLock { state in
             guard !state.isFinished else { return false }
             state.channels.append(channel)
-            liveChannels.store(state.channels.count, ordering: .relaxed)
+            observedKinds.store(Self.kinds(of: state.channels), ordering: .relaxed)
             return true
         }
         if !registered { _ = channel.close(discard: false) }
         return EventSubscription(bus: self, channel: channel)
     }
 
-    /// Whether anyone subscribes (a relaxed read: a subscription that begins concurrently with
-    /// a publish may or may not see that event either way).
-    public var isObserved: Bool { liveChannels.load(ordering: .relaxed) > 0 }
+    /// Whether a subscription accepts events of `kind` (a relaxed read: a subscription that
+    /// begins concurrently with a publish may or may not see that event either way).
+    public func isObserved(_ kind: Event.Kind) -> Bool { observedKinds.load(ordering: .relaxed) & kind.bit != 0 }
+
+    /// The union of the kinds `channels` accept, as bits.
+    private static func kinds(of channels: [EventChannel]) -> Int {
+        channels.reduce(0) { union, channel in
+            guard let kinds = channel.filter.kinds else { return ~0 }
+            return kinds.reduce(union) { $0 | $1.bit }
+        }
+    }
 
     /// The number of live subscriptions.
     public var subscriberCount: Int { state.withLock { $0.channels.count } }
@@ -72,7 +82,7 @@ public final class EventBus: EventSink, Sendable {
     public func finish() {
         let channels = state.withLock { state in
             state.isFinished = true
-            liveChannels.store(0, ordering: .relaxed)
+            observedKinds.store(0, ordering: .relaxed)
             defer { state.channels = [] }
             return state.channels
         }
@@ -84,8 +94,26 @@ public final class EventBus: EventSink, Sendable {
         state.withLock { state in
             if let index = state.channels.firstIndex(where: { $0 === channel }) {
                 state.channels.remove(at: index)
-                liveChannels.store(state.channels.count, ordering: .relaxed)
+                observedKinds.store(Self.kinds(of: state.channels), ordering: .relaxed)
             }
+        }
+    }
+}
+
+extension Event.Kind {
+    /// This kind's bit in a set of kinds kept as one integer (`EventBus.isObserved`).
+    var bit: Int {
+        switch self {
+        case .instrumentAdded: 1 << 0
+        case .instrumentRemoved: 1 << 1
+        case .stateChanged: 1 << 2
+        case .leaseAcquired: 1 << 3
+        case .leaseReleased: 1 << 4
+        case .leaseRevoked: 1 << 5
+        case .propertyChanged: 1 << 6
+        case .callCompleted: 1 << 7
+        case .callFailed: 1 << 8
+        case .gap: 1 << 9
         }
     }
 }

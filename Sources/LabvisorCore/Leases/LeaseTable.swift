@@ -591,7 +591,7 @@ public final class LeaseTable: Sendable {
     /// One event per instrument, so that subscribers filtering by instrument see it. The
     /// fields are built only when someone listens.
     private func publish(_ kind: Event.Kind, on instruments: [String], fields: @autoclosure () -> [String: JSONValue]) {
-        guard let events, events.isObserved else { return }
+        guard let events, events.isObserved(kind) else { return }
         let fields = fields()
         for instrument in instruments { events.publish(Event(kind: kind, instrument: instrument, fields: fields)) }
     }
