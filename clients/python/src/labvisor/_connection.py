@@ -23,6 +23,7 @@ import json
 import select
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -94,6 +95,9 @@ try:
         _chunks = _c_chunks
 except (AttributeError, TypeError):
     pass
+
+#: A message's length prefix (4 bytes, big-endian).
+_length: Callable[[int], bytes] = struct.Struct(">I").pack
 
 # The C scanner of json.loads, without its bytes-encoding detection per call.
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -285,7 +289,7 @@ class Connection:
         """
         request_id = next(self._ids)
         payload = b'{"jsonrpc":"2.0","id":%d,%b' % (request_id, body)
-        message = len(payload).to_bytes(4, "big") + payload
+        message = _length(len(payload)) + payload
         lock = self._lock
         with lock:
             if self._ended is not None:
@@ -308,8 +312,8 @@ class Connection:
                 if not self._partial and self._large is None and (
                         wait is None or select.select([sock], [], [], wait)[0]):
                     data = sock.recv(65536)
-                    if len(data) > 4 and data[4] == 123 and int.from_bytes(data[:4], "big") + 4 == len(data):
-                        # One whole JSON message ('{'): the answer, unless it is for another id.
+                    if int.from_bytes(data[:4], "big") == len(data) - 4 and data[4:5] == b"{":
+                        # One whole JSON message: the answer, unless it is for another id.
                         response = _scan(data[4:].decode(), 0)[0]
                         if response.get("id") != request_id:
                             response = None
@@ -337,7 +341,11 @@ class Connection:
                 ended = self._ended is not None
             if ended:
                 self._close_socket()
-        return self._result(response, wait)
+        if response is not None:
+            result = response.get("result", response)
+            if result is not response:
+                return result
+        raise self._failure(response, wait)
 
     def _request_among_others(self, request_id: int, message: bytes, wait: Optional[float]) -> Any:
         """:meth:`request` when another thread reads (or on TLS): sends, then waits as a
@@ -358,23 +366,24 @@ class Connection:
             with lock:
                 self._pending.discard(request_id)
                 response = responses.pop(request_id, None)
-        return self._result(response, wait)
+        if response is not None:
+            result = response.get("result", response)
+            if result is not response:
+                return result
+        raise self._failure(response, wait)
 
-    def _result(self, response: Optional[Dict[str, Any]], wait: Optional[float]) -> Any:
-        """The result of ``response``; raises its error, the connection's end (no response),
-        or a timeout."""
+    def _failure(self, response: Optional[Dict[str, Any]], wait: Optional[float]) -> LabvisorError:
+        """What a request that got ``response`` (no result) or none raises: the daemon's error,
+        the connection's end, or a timeout."""
         if response is None:
             if self._ended is not None:
-                raise self._ended
-            raise TimeoutError(f"no answer from labvisord at {self.endpoint} within {wait:g} s (client-side wait)",
-                               fields={"endpoint": str(self.endpoint), "timeoutSeconds": wait})
-        result = response.get("result", response)
-        if result is response:
-            failure = response.get("error")
-            if isinstance(failure, dict):
-                raise error_from_wire(failure)
-            raise UnavailableError("the daemon's response has neither result nor error")
-        return result
+                return self._ended
+            return TimeoutError(f"no answer from labvisord at {self.endpoint} within {wait:g} s (client-side wait)",
+                                fields={"endpoint": str(self.endpoint), "timeoutSeconds": wait})
+        failure = response.get("error")
+        if isinstance(failure, dict):
+            return error_from_wire(failure)
+        return UnavailableError("the daemon's response has neither result nor error")
 
     def call(self, method: str, params: Dict[str, Any], wait: Optional[float] = None) -> Any:
         """Calls a wire method with ``params`` and returns its result."""
