@@ -1,15 +1,16 @@
 """Sequential `echo` calls from the Python client to `labvisord --loopback`, against Pyro5's
 proxy to a Pyro5 daemon (scripts/bench/pyro5_echo.py), both over unix sockets on this machine.
 
-Three callers take turns in rounds of 200 calls (so a loaded machine slows them alike): the
+Three callers take turns in rounds of 20 ms each (so a loaded machine slows them alike): the
 labvisor Python client (`lab.instrument("loopback").echo(1)`), the floor (the same request
 bytes written and read by a bare blocking socket in one thread, on the client's own
 connection, so the same daemon event loop serves both: what the daemon alone allows a Python
 caller), and a Pyro5 proxy to a Pyro5 daemon serving `echo` (the server of
 scripts/bench/pyro5_echo.py). `--before REF` adds the client as it was at git REF, on the same
 connection too (before/after in the same minutes). For each: calls/s and CPU per call in this
-(the calling) process, each the median over the rounds (a round the host stole from counts
-once, not in proportion to its length); p50 and p99 over all calls. --json prints one object.
+(the calling) thread, each the median over its rounds (rounds of equal time, so each caller's
+rounds are as exposed to the host's stolen time: a stolen round counts once, not in proportion
+to its length); p50 and p99 over all calls. --json prints one object.
 
     python3 clients/python/bench/echo_bench.py [--seconds 3] [--labvisord .build/release/labvisord]
     python3 clients/python/bench/echo_bench.py --before HEAD~3   # the client then, same minutes
@@ -113,8 +114,8 @@ def pyro5_echo(folder):
     return proxy.echo, server
 
 
-def interleaved(contenders, seconds, round_size=200):
-    """Runs each contender's `echo` in turns of `round_size` calls for about `seconds` in all.
+def interleaved(contenders, seconds, round_seconds=0.02):
+    """Runs each contender's `echo` in turns of `round_seconds` for about `seconds` in all.
     Per contender: calls/s and CPU per call (medians over its rounds), p50 and p99 (over all
     its calls), and the number of rounds."""
     latencies = {name: [] for name in contenders}
@@ -131,13 +132,16 @@ def interleaved(contenders, seconds, round_size=200):
             append = latencies[name].append
             cpu_before = thread_time()
             start = now = clock()
-            for _ in range(round_size):
+            round_end = start + round_seconds
+            calls = 0
+            while now < round_end:
                 echo(1)
                 after = clock()
                 append(after - now)
                 now = after
-            rates[name].append(round_size / (now - start))
-            cpu[name].append((thread_time() - cpu_before) / round_size)
+                calls += 1
+            rates[name].append(calls / (now - start))
+            cpu[name].append((thread_time() - cpu_before) / calls)
     results = {}
     for name in contenders:
         values = sorted(latencies[name])

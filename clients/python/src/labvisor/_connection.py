@@ -6,8 +6,13 @@ that waits becomes the reader; it reads frames and hands every response to its c
 and every ``event`` notification to its subscription, until what it waits for has come; then
 the next waiting thread takes over. One caller alone therefore reads its own answer, with no
 hand-off between threads (which costs ~50 us of CPU per call in CPython, ten times the rest
-of the client; see docs/benchmarks.md). Requests are encoded once into one buffer and written
-with one ``sendall`` under a lock, so frames from several threads never interleave.
+of the client; see docs/benchmarks.md). A caller that finds no reader takes the role before
+it sends and, when the next read is exactly its own answer, returns it from
+:meth:`Connection.request` itself, without the pending set, dispatch and responses table (on
+2 cores the client's and the daemon's work per call run one after the other, so every
+microsecond of Python on this path is one of latency; docs/benchmarks.md, session 6).
+Requests are encoded once into one buffer and written with one ``sendall`` under a lock, so
+frames from several threads never interleave.
 
 The socket stays in blocking mode; a reader with a deadline waits with ``select`` first, so
 no thread changes a timeout that another thread's send would inherit. A TLS socket is one
@@ -282,10 +287,11 @@ class Connection:
 
         A caller that finds no other thread reading (the usual case: one thread calling)
         takes the reader's role before it sends, and when the next read is exactly its own
-        answer, takes it without the general machinery (no pending set, no dispatch, no
-        hand-over through the responses table): one lock round trip before the send, one
-        after the answer, and the call's Python work is this one function. Anything else read
-        (another thread's answer, an event, a partial message) goes through :meth:`_read`.
+        answer with a result (``{"jsonrpc":"2.0","id":N,"result":...}`` whole, as the daemon
+        writes it), parses only the result and returns it: no pending set, no dispatch, no
+        hand-over through the responses table, one lock round trip before the send and one
+        after the answer. Anything else read (an error, another thread's answer, an event, a
+        partial message, other key order) goes through :meth:`_read` as for any reader.
         """
         request_id = next(self._ids)
         payload = b'{"jsonrpc":"2.0","id":%d,%b' % (request_id, body)
@@ -301,7 +307,6 @@ class Connection:
                 self._pending.add(request_id)
         if not alone:
             return self._request_among_others(request_id, message, wait)
-        response = None
         deadline = None if wait is None else time.monotonic() + wait
         try:
             try:
@@ -312,27 +317,28 @@ class Connection:
                 if not self._partial and self._large is None and (
                         wait is None or select.select([sock], [], [], wait)[0]):
                     data = sock.recv(65536)
-                    if int.from_bytes(data[:4], "big") == len(data) - 4 and data[4:5] == b"{":
-                        # One whole JSON message: the answer, unless it is for another id.
-                        response = _scan(data[4:].decode(), 0)[0]
-                        if response.get("id") != request_id:
-                            response = None
+                    head = b'{"jsonrpc":"2.0","id":%d,"result":' % request_id
+                    if data.startswith(head, 4) and int.from_bytes(data[:4], "big") == len(data) - 4:
+                        # Its answer, whole: the result runs to the envelope's closing brace.
+                        text = data[4 + len(head):].decode()
+                        result, end = _scan(text, 0)
+                        if text[end:] == "}":
+                            return result
             except OSError as error:
                 self._end(f"the connection failed: {error}")
                 raise self._ended or UnavailableError(str(error)) from None
-            except (ValueError, StopIteration, AttributeError):
-                response = None  # not one plain answer: the general reader parses it and says why
-            if response is None:
-                # Something else came first (or nothing yet): read as any reader does.
-                responses = self._responses
+            except (ValueError, StopIteration):
+                pass  # not one plain answer: the general reader parses it and says why
+            # Something else came first (or nothing yet): read as any reader does.
+            responses = self._responses
+            with lock:
+                self._pending.add(request_id)
+            try:
+                self._read(lambda: request_id in responses, deadline, data)
+            finally:
                 with lock:
-                    self._pending.add(request_id)
-                try:
-                    self._read(lambda: request_id in responses, deadline, data)
-                finally:
-                    with lock:
-                        self._pending.discard(request_id)
-                        response = responses.pop(request_id, None)
+                    self._pending.discard(request_id)
+                    response = responses.pop(request_id, None)
         finally:
             with lock:
                 self._reading = False
