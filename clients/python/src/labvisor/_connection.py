@@ -286,12 +286,11 @@ class Connection:
         or the connection ends). Raises the daemon's error as a :class:`LabvisorError`.
 
         A caller that finds no other thread reading (the usual case: one thread calling)
-        takes the reader's role before it sends, and when the next read is exactly its own
-        answer with a result (``{"jsonrpc":"2.0","id":N,"result":...}`` whole, as the daemon
-        writes it), parses only the result and returns it: no pending set, no dispatch, no
-        hand-over through the responses table, one lock round trip before the send and one
-        after the answer. Anything else read (an error, another thread's answer, an event, a
-        partial message, other key order) goes through :meth:`_read` as for any reader.
+        takes the reader's role before it sends, and when the next read is exactly one whole
+        message, its own answer, takes it without the general machinery: no pending set, no
+        dispatch, no hand-over through the responses table, one lock round trip before the
+        send and one after the answer. Anything else read (another thread's answer, an event,
+        a partial message) goes through :meth:`_read` as for any reader.
         """
         request_id = next(self._ids)
         payload = b'{"jsonrpc":"2.0","id":%d,%b' % (request_id, body)
@@ -307,6 +306,7 @@ class Connection:
                 self._pending.add(request_id)
         if not alone:
             return self._request_among_others(request_id, message, wait)
+        response = None
         deadline = None if wait is None else time.monotonic() + wait
         try:
             try:
@@ -317,28 +317,27 @@ class Connection:
                 if not self._partial and self._large is None and (
                         wait is None or select.select([sock], [], [], wait)[0]):
                     data = sock.recv(65536)
-                    head = b'{"jsonrpc":"2.0","id":%d,"result":' % request_id
-                    if data.startswith(head, 4) and int.from_bytes(data[:4], "big") == len(data) - 4:
-                        # Its answer, whole: the result runs to the envelope's closing brace.
-                        text = data[4 + len(head):].decode()
-                        result, end = _scan(text, 0)
-                        if text[end:] == "}":
-                            return result
+                    if int.from_bytes(data[:4], "big") == len(data) - 4 and data[4:5] == b"{":
+                        # One whole JSON message: the answer, unless it is for another id.
+                        response = _scan(data[4:].decode(), 0)[0]
+                        if response.get("id") != request_id:
+                            response = None
             except OSError as error:
                 self._end(f"the connection failed: {error}")
                 raise self._ended or UnavailableError(str(error)) from None
-            except (ValueError, StopIteration):
-                pass  # not one plain answer: the general reader parses it and says why
-            # Something else came first (or nothing yet): read as any reader does.
-            responses = self._responses
-            with lock:
-                self._pending.add(request_id)
-            try:
-                self._read(lambda: request_id in responses, deadline, data)
-            finally:
+            except (ValueError, StopIteration, AttributeError):
+                response = None  # not one plain answer: the general reader parses it and says why
+            if response is None:
+                # Something else came first (or nothing yet): read as any reader does.
+                responses = self._responses
                 with lock:
-                    self._pending.discard(request_id)
-                    response = responses.pop(request_id, None)
+                    self._pending.add(request_id)
+                try:
+                    self._read(lambda: request_id in responses, deadline, data)
+                finally:
+                    with lock:
+                        self._pending.discard(request_id)
+                        response = responses.pop(request_id, None)
         finally:
             with lock:
                 self._reading = False
