@@ -224,9 +224,9 @@ def main() -> int:
                   f"{results[prefix + '_p99_us']:>9} {results[prefix + '_cpu_us_per_call']:>19}")
     if "ratio_python_client_to_pyro5" in results:
         ratio = results["ratio_python_client_to_pyro5"]
+        before = f"; the client at {options.before} / Pyro5: {results['ratio_before_to_pyro5']}x" if options.before else ""
         print(f"Python client / Pyro5: {ratio}x (target >= 3x: {'met' if ratio >= 3 else 'not met'}); "
-              f"bare socket / Pyro5: {results['ratio_bare_socket_to_pyro5']}x"
-              + (f"; the client at {options.before} / Pyro5: {results['ratio_before_to_pyro5']}x" if options.before else ""))
+              f"bare socket / Pyro5: {results['ratio_bare_socket_to_pyro5']}x{before}")
     return 0
 
 

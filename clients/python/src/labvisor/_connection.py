@@ -315,7 +315,7 @@ class Connection:
                     sock.sendall(message)
                 data: Any = None
                 if not self._partial and self._large is None and (
-                        wait is None or select.select([sock], [], [], wait)[0]):
+                        deadline is None or select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]):
                     data = sock.recv(65536)
                     if int.from_bytes(data[:4], "big") == len(data) - 4 and data[4:5] == b"{":
                         # One whole JSON message: the answer, unless it is for another id.
