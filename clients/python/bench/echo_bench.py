@@ -1,14 +1,19 @@
 """Sequential `echo` calls from the Python client to `labvisord --loopback`, against Pyro5's
 proxy to a Pyro5 daemon (scripts/bench/pyro5_echo.py), both over unix sockets on this machine.
 
-Three callers take turns in rounds of 200 calls (so a loaded machine slows them alike): the
+Three callers take turns in rounds of 20 ms each (so a loaded machine slows them alike): the
 labvisor Python client (`lab.instrument("loopback").echo(1)`), the floor (the same request
-bytes written and read by a bare blocking socket in one thread: what the daemon alone allows
-a Python caller), and a Pyro5 proxy to a Pyro5 daemon serving `echo` (the server of
-scripts/bench/pyro5_echo.py). For each: calls/s (calls over the time spent in its turns), p50,
-p99, and CPU per call in this (the calling) process. --json prints one object.
+bytes written and read by a bare blocking socket in one thread, on the client's own
+connection, so the same daemon event loop serves both: what the daemon alone allows a Python
+caller), and a Pyro5 proxy to a Pyro5 daemon serving `echo` (the server of
+scripts/bench/pyro5_echo.py). `--before REF` adds the client as it was at git REF, on the same
+connection too (before/after in the same minutes). For each: calls/s and CPU per call in this
+(the calling) thread, each the median over its rounds (rounds of equal time, so each caller's
+rounds are as exposed to the host's stolen time: a stolen round counts once, not in proportion
+to its length); p50 and p99 over all calls. --json prints one object.
 
     python3 clients/python/bench/echo_bench.py [--seconds 3] [--labvisord .build/release/labvisord]
+    python3 clients/python/bench/echo_bench.py --before HEAD~3   # the client then, same minutes
     python3 clients/python/bench/echo_bench.py --profile      # cProfile of the client loop
 """
 
@@ -20,10 +25,11 @@ import io
 import json
 import os
 import pstats
+import importlib
 import select
 import shutil
 import signal
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,11 +64,9 @@ def client_loop(echo, seconds):
     return latencies, elapsed, cpu
 
 
-def bare_socket_echo(path):
-    """The same request written and its answer read by one thread, no client machinery."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
-    sock.settimeout(10)
+def bare_socket_echo(sock):
+    """The same request written and its answer read by one thread, no client machinery, on
+    ``sock`` (the client's connection, blocking: the client's own reads do the same)."""
     body = b'{"jsonrpc":"2.0","id":1,"method":"instrument.invoke","params":{"instrument":"loopback","method":"echo","arguments":{"value":1}}}'
     frame = len(body).to_bytes(4, "big") + body
 
@@ -72,7 +76,26 @@ def bare_socket_echo(path):
         while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
             data += sock.recv(65536)
 
-    return echo, sock.close
+    return echo
+
+
+def client_at(ref, url, sock, folder):
+    """``echo`` of the labvisor client as it is at git ``ref`` (imported under another name),
+    on ``sock``: the connection it opens is only used to describe the instrument."""
+    name = "labvisor_" + "".join(c if c.isalnum() else "_" for c in ref)
+    target = os.path.join(folder, name)
+    os.makedirs(target)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "clients/python/src/labvisor"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+    os.rename(os.path.join(target, "clients/python/src/labvisor"), os.path.join(target, name))
+    sys.path.insert(0, target)
+    module = importlib.import_module(name)
+    lab = module.connect(url)
+    echo = lab.instrument("loopback").echo
+    lab._connection._sock.close()
+    lab._connection._sock = sock
+    return echo
 
 
 def pyro5_echo(folder):
@@ -91,12 +114,15 @@ def pyro5_echo(folder):
     return proxy.echo, server
 
 
-def interleaved(contenders, seconds, round_size=200):
-    """Runs each contender's `echo` in turns of `round_size` calls for about `seconds` in all."""
+def interleaved(contenders, seconds, round_seconds=0.02):
+    """Runs each contender's `echo` in turns of `round_seconds` for about `seconds` in all.
+    Per contender: calls/s and CPU per call (medians over its rounds), p50 and p99 (over all
+    its calls), and the number of rounds."""
     latencies = {name: [] for name in contenders}
-    busy = {name: 0.0 for name in contenders}
-    cpu = {name: 0.0 for name in contenders}
+    rates = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
     clock = time.perf_counter
+    thread_time = time.thread_time  # this thread's CPU, ns-exact (process_time counts ticks)
     for echo in contenders.values():
         for _ in range(1000):
             echo(1)
@@ -104,22 +130,26 @@ def interleaved(contenders, seconds, round_size=200):
     while clock() < end:
         for name, echo in contenders.items():
             append = latencies[name].append
-            cpu_before = time.process_time()
+            cpu_before = thread_time()
             start = now = clock()
-            for _ in range(round_size):
+            round_end = start + round_seconds
+            calls = 0
+            while now < round_end:
                 echo(1)
                 after = clock()
                 append(after - now)
                 now = after
-            busy[name] += now - start
-            cpu[name] += time.process_time() - cpu_before
+                calls += 1
+            rates[name].append(calls / (now - start))
+            cpu[name].append((thread_time() - cpu_before) / calls)
     results = {}
     for name in contenders:
         values = sorted(latencies[name])
-        results[f"{name}_sequential_per_s"] = round(len(values) / busy[name])
+        results[f"{name}_sequential_per_s"] = round(statistics.median(rates[name]))
         results[f"{name}_p50_us"] = round(percentile(values, 0.5) * 1e6, 1)
         results[f"{name}_p99_us"] = round(percentile(values, 0.99) * 1e6, 1)
-        results[f"{name}_cpu_us_per_call"] = round(cpu[name] / len(values) * 1e6, 1)
+        results[f"{name}_cpu_us_per_call"] = round(statistics.median(cpu[name]) * 1e6, 1)
+        results[f"{name}_rounds"] = len(rates[name])
     return results
 
 
@@ -130,6 +160,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the client loop")
     parser.add_argument("--no-pyro", action="store_true", help="skip Pyro5")
+    parser.add_argument("--before", metavar="REF", help="also the client at git REF (same connection)")
     options = parser.parse_args()
     executable = options.labvisord
     if executable is None:
@@ -146,9 +177,12 @@ def main() -> int:
     results = {"labvisord": executable}
     pyro_server = None
     lab = labvisor.connect(f"unix://{path}")
-    bare_echo, bare_close = bare_socket_echo(path)
     try:
-        contenders = {"python_client": lab.instrument("loopback").echo, "bare_socket": bare_echo}
+        contenders = {"python_client": lab.instrument("loopback").echo,
+                      "bare_socket": bare_socket_echo(lab._connection._sock)}
+        if options.before:
+            contenders["before"] = client_at(options.before, f"unix://{path}", lab._connection._sock, folder)
+            results["before"] = options.before
         if not options.no_pyro:
             contenders["pyro5"], pyro_server = pyro5_echo(folder)
         results.update(interleaved(contenders, options.seconds * len(contenders)))
@@ -162,7 +196,6 @@ def main() -> int:
             print(text.getvalue(), file=sys.stderr)
     finally:
         lab.close()
-        bare_close()
         if pyro_server is not None:
             pyro_server.kill()
             pyro_server.wait(timeout=10)
@@ -173,23 +206,27 @@ def main() -> int:
             daemon.kill()
         shutil.rmtree(folder, ignore_errors=True)
     if "pyro5_sequential_per_s" in results:
-        for name in ("python_client", "bare_socket"):
+        for name in ("python_client", "bare_socket", "before"):
+            if f"{name}_sequential_per_s" not in results:
+                continue
             results[f"ratio_{name}_to_pyro5"] = round(
                 results[f"{name}_sequential_per_s"] / results["pyro5_sequential_per_s"], 2)
     if options.json:
         print(json.dumps(results))
         return 0
     print(f"daemon: {executable}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'':28} {'calls/s':>9} {'p50 us':>9} {'p99 us':>9} {'caller CPU us/call':>19}")
-    for prefix, label in (("python_client", "labvisor Python client"), ("bare_socket", "bare socket, same bytes"),
-                          ("pyro5", "Pyro5 proxy")):
+    print(f"{'':28} {'calls/s':>9} {'p50 us':>9} {'p99 us':>9} {'caller CPU us/call':>19}  (medians of "
+          f"{results['python_client_rounds']} rounds each)")
+    for prefix, label in (("python_client", "labvisor Python client"), ("before", f"  the client at {options.before}"),
+                          ("bare_socket", "bare socket, same bytes"), ("pyro5", "Pyro5 proxy")):
         if f"{prefix}_sequential_per_s" in results:
             print(f"{label:28} {results[prefix + '_sequential_per_s']:>9} {results[prefix + '_p50_us']:>9} "
                   f"{results[prefix + '_p99_us']:>9} {results[prefix + '_cpu_us_per_call']:>19}")
     if "ratio_python_client_to_pyro5" in results:
         ratio = results["ratio_python_client_to_pyro5"]
+        before = f"; the client at {options.before} / Pyro5: {results['ratio_before_to_pyro5']}x" if options.before else ""
         print(f"Python client / Pyro5: {ratio}x (target >= 3x: {'met' if ratio >= 3 else 'not met'}); "
-              f"bare socket / Pyro5: {results['ratio_bare_socket_to_pyro5']}x")
+              f"bare socket / Pyro5: {results['ratio_bare_socket_to_pyro5']}x{before}")
     return 0
 
 

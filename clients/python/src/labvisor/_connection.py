@@ -6,8 +6,13 @@ that waits becomes the reader; it reads frames and hands every response to its c
 and every ``event`` notification to its subscription, until what it waits for has come; then
 the next waiting thread takes over. One caller alone therefore reads its own answer, with no
 hand-off between threads (which costs ~50 us of CPU per call in CPython, ten times the rest
-of the client; see docs/benchmarks.md). Requests are encoded once into one buffer and written
-with one ``sendall`` under a lock, so frames from several threads never interleave.
+of the client; see docs/benchmarks.md). A caller that finds no reader takes the role before
+it sends and, when the next read is exactly its own answer, returns it from
+:meth:`Connection.request` itself, without the pending set, dispatch and responses table (on
+2 cores the client's and the daemon's work per call run one after the other, so every
+microsecond of Python on this path is one of latency; docs/benchmarks.md, session 6).
+Requests are encoded once into one buffer and written with one ``sendall`` under a lock, so
+frames from several threads never interleave.
 
 The socket stays in blocking mode; a reader with a deadline waits with ``select`` first, so
 no thread changes a timeout that another thread's send would inherit. A TLS socket is one
@@ -23,10 +28,11 @@ import json
 import select
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from .endpoint import Endpoint
 from .errors import ClosedError, InvalidArgumentError, LabvisorError, TimeoutError, UnavailableError, error_from_wire
@@ -76,29 +82,46 @@ def _default(value: Any) -> Any:
 
 
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_default)
-_encode: Callable[[Any], str] = _encoder.encode
+
+
+def _python_chunks(value: Any, _level: int) -> Tuple[str, ...]:
+    return (_encoder.encode(value),)
+
+
+#: ``value``'s JSON as a sequence of strings: the C encoder built once (JSONEncoder.encode
+#: builds one per call): compact, ASCII, NaN refused, no circularity check (a cycle raises
+#: RecursionError, refused by dumps); the pure-Python encoder where there is no C one.
+_chunks: Callable[[Any, int], Sequence[str]] = _python_chunks
 try:
-    # The C encoder built once (JSONEncoder.encode builds one per call): compact, ASCII,
-    # NaN refused, no circularity check (a cycle raises RecursionError, refused below).
-    _c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined,misc]
+    _c_chunks = json.encoder.c_make_encoder(  # type: ignore[attr-defined,misc]
         None, _default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False)
-
-    def _fast_encode(value: Any) -> str:
-        return "".join(_c_encode(value, 0))
-
-    if _fast_encode({"a": [1, 2.5, None, True, "é"]}) == _encode({"a": [1, 2.5, None, True, "é"]}):
-        _encode = _fast_encode
+    _sample = {"a": [1, 2.5, None, True, "é"]}
+    if "".join(_c_chunks(_sample, 0)) == _encoder.encode(_sample):
+        _chunks = _c_chunks
 except (AttributeError, TypeError):
     pass
+
+#: A message's length prefix (4 bytes, big-endian).
+_length: Callable[[int], bytes] = struct.Struct(">I").pack
 
 # The C scanner of json.loads, without its bytes-encoding detection per call.
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+_escape = json.encoder.encode_basestring_ascii
+
+
 def dumps(value: Any) -> bytes:
-    """``value`` as compact JSON bytes; :class:`InvalidArgumentError` when it is not JSON."""
+    """``value`` as compact JSON bytes; :class:`InvalidArgumentError` when it is not JSON.
+    Plain ints and strings (most instrument arguments) are formatted directly: the encoder's
+    call costs ~3x more for them."""
+    cls = value.__class__
+    if cls is int:
+        return b"%d" % value
+    if cls is str:
+        return _escape(value).encode()
     try:
-        return _encode(value).encode()
+        return "".join(_chunks(value, 0)).encode()
     except (TypeError, ValueError, RecursionError) as error:
         raise InvalidArgumentError(f"cannot send {value!r}: {error}",
                                    fields={"argument": "value", "reason": str(error)}) from None
@@ -261,16 +284,80 @@ class Connection:
 
         ``wait`` bounds the wait for the answer in seconds (``None``: until the daemon answers
         or the connection ends). Raises the daemon's error as a :class:`LabvisorError`.
+
+        A caller that finds no other thread reading (the usual case: one thread calling)
+        takes the reader's role before it sends, and when the next read is exactly one whole
+        message, its own answer, takes it without the general machinery: no pending set, no
+        dispatch, no hand-over through the responses table, one lock round trip before the
+        send and one after the answer. Anything else read (another thread's answer, an event,
+        a partial message) goes through :meth:`_read` as for any reader.
         """
         request_id = next(self._ids)
         payload = b'{"jsonrpc":"2.0","id":%d,%b' % (request_id, body)
+        message = _length(len(payload)) + payload
         lock = self._lock
         with lock:
             if self._ended is not None:
                 raise self._ended
-            self._pending.add(request_id)
+            alone = not self._reading and not self._tls
+            if alone:
+                self._reading = True  # other threads wait as followers until it is given back
+            else:
+                self._pending.add(request_id)
+        if not alone:
+            return self._request_among_others(request_id, message, wait)
+        response = None
+        deadline = None if wait is None else time.monotonic() + wait
         try:
-            self._send(len(payload).to_bytes(4, "big") + payload)
+            try:
+                sock = self._sock
+                with self._send_lock:
+                    sock.sendall(message)
+                data: Any = None
+                if not self._partial and self._large is None and (
+                        deadline is None or select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]):
+                    data = sock.recv(65536)
+                    if int.from_bytes(data[:4], "big") == len(data) - 4 and data[4:5] == b"{":
+                        # One whole JSON message: the answer, unless it is for another id.
+                        response = _scan(data[4:].decode(), 0)[0]
+                        if response.get("id") != request_id:
+                            response = None
+            except OSError as error:
+                self._end(f"the connection failed: {error}")
+                raise self._ended or UnavailableError(str(error)) from None
+            except (ValueError, StopIteration, AttributeError):
+                response = None  # not one plain answer: the general reader parses it and says why
+            if response is None:
+                # Something else came first (or nothing yet): read as any reader does.
+                responses = self._responses
+                with lock:
+                    self._pending.add(request_id)
+                try:
+                    self._read(lambda: request_id in responses, deadline, data)
+                finally:
+                    with lock:
+                        self._pending.discard(request_id)
+                        response = responses.pop(request_id, None)
+        finally:
+            with lock:
+                self._reading = False
+                if self._followers:
+                    self._state.notify_all()  # one of them reads next
+                ended = self._ended is not None
+            if ended:
+                self._close_socket()
+        if response is not None:
+            result = response.get("result", response)
+            if result is not response:
+                return result
+        raise self._failure(response, wait)
+
+    def _request_among_others(self, request_id: int, message: bytes, wait: Optional[float]) -> Any:
+        """:meth:`request` when another thread reads (or on TLS): sends, then waits as a
+        follower (or reads) until the answer for ``request_id`` has come."""
+        lock = self._lock
+        try:
+            self._send(message)
         except OSError as error:
             with lock:
                 self._pending.discard(request_id)
@@ -284,18 +371,24 @@ class Connection:
             with lock:
                 self._pending.discard(request_id)
                 response = responses.pop(request_id, None)
+        if response is not None:
+            result = response.get("result", response)
+            if result is not response:
+                return result
+        raise self._failure(response, wait)
+
+    def _failure(self, response: Optional[Dict[str, Any]], wait: Optional[float]) -> LabvisorError:
+        """What a request that got ``response`` (no result) or none raises: the daemon's error,
+        the connection's end, or a timeout."""
         if response is None:
             if self._ended is not None:
-                raise self._ended
-            raise TimeoutError(f"no answer from labvisord at {self.endpoint} within {wait:g} s (client-side wait)",
-                               fields={"endpoint": str(self.endpoint), "timeoutSeconds": wait})
-        result = response.get("result", response)
-        if result is response:
-            failure = response.get("error")
-            if isinstance(failure, dict):
-                raise error_from_wire(failure)
-            raise UnavailableError("the daemon's response has neither result nor error")
-        return result
+                return self._ended
+            return TimeoutError(f"no answer from labvisord at {self.endpoint} within {wait:g} s (client-side wait)",
+                                fields={"endpoint": str(self.endpoint), "timeoutSeconds": wait})
+        failure = response.get("error")
+        if isinstance(failure, dict):
+            return error_from_wire(failure)
+        return UnavailableError("the daemon's response has neither result nor error")
 
     def call(self, method: str, params: Dict[str, Any], wait: Optional[float] = None) -> Any:
         """Calls a wire method with ``params`` and returns its result."""
@@ -332,12 +425,18 @@ class Connection:
                 self._close_socket()
         # _read returns only when ready, ended or past the deadline: nothing more to wait for.
 
-    def _read(self, ready: Callable[[], bool], deadline: Optional[float]) -> bool:
+    def _read(self, ready: Callable[[], bool], deadline: Optional[float], first: Optional[bytes] = None) -> bool:
         """As the one reader: reads and dispatches frames until ``ready()``, the end (True)
-        or the deadline (False)."""
+        or the deadline (False). ``first``: bytes already received (``b""``: the end), taken
+        before anything is read (there is then no large message being read)."""
         while True:
             large = self._large
-            if large is not None:
+            if first is not None:
+                data, first = first, None
+                if not data:
+                    self._end("the daemon closed the connection")
+                    return True
+            elif large is not None:
                 # The rest of a large message, straight into its own buffer.
                 try:
                     received = self._receive(deadline, self._large_view[self._large_filled:])  # type: ignore[index]
