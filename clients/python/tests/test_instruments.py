@@ -130,6 +130,21 @@ def test_methods_have_signatures_and_docs(lab):
     assert stage.move_absolute.__name__ == "move_absolute"
 
 
+def test_a_method_whose_argument_names_are_not_identifiers_still_works(lab):
+    # A driver may name an argument anything JSON allows; inspect refuses such names for a
+    # signature, which must not keep the method from being made and called.
+    loopback = lab.instrument("loopback")
+    schema = dict(loopback._methods["echo"])
+    schema["arguments"] = list(schema["arguments"]) + [{"name": "2nd value!", "default": 0}]
+    loopback._methods["odd_echo"] = schema
+    method = loopback._method("odd_echo")
+    assert method.__name__ == "odd_echo"
+    assert not hasattr(method, "__signature__")
+    with pytest.raises(labvisor.InvalidArgumentError, match="2nd value!"):
+        method(5, 6)
+    assert method(7) == 7
+
+
 def test_argument_binding_errors(lab):
     loopback = lab.instrument("loopback")
     with pytest.raises(TypeError, match="takes 1 argument"):

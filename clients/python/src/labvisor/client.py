@@ -693,6 +693,29 @@ def _make_method(instrument: Instrument, schema: Mapping[str, Any], key: str) ->
             params["leaseToken"] = instrument._token
         return lab._call("instrument.invoke", params, timeout).get("value")
 
+    # The signature is for help() and editors only: a driver's argument name that is not a
+    # Python identifier (inspect refuses it) leaves the method without one, callable as usual.
+    try:
+        method.__signature__ = _signature(names, arguments, has_timeout_argument)  # type: ignore[attr-defined]
+    except ValueError:
+        pass
+    method.__name__ = key
+    method.__qualname__ = label
+    lines = [schema.get("summary", "")]
+    for argument in arguments:
+        value = argument.get("value") or {}
+        unit = f" [{value['unit']}]" if value.get("unit") else ""
+        default = f" (default {argument['default']!r})" if "default" in argument else ""
+        lines.append(f"  {python_name(argument['name'])}: {value.get('kind', '')}{unit} {argument.get('summary', '')}{default}")
+    access = schema.get("access", "control")
+    lines.append(f"({access}{', immediate' if schema.get('immediate') else ''}; wire name {wire_name})")
+    method.__doc__ = "\n".join(lines)
+    return method
+
+
+def _signature(names: List[str], arguments: List[Dict[str, Any]], has_timeout_argument: bool) -> inspect.Signature:
+    """A generated method's signature from its arguments' schema; ``ValueError`` when inspect
+    refuses a name."""
     parameters = [inspect.Parameter(python_name(name), inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     default=argument["default"] if "default" in argument else inspect.Parameter.empty)
                   for name, argument in zip(names, arguments)]
@@ -709,19 +732,4 @@ def _make_method(instrument: Instrument, schema: Mapping[str, Any], key: str) ->
         parameters = fixed
     if not has_timeout_argument:
         parameters.append(inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, default=None))
-    try:
-        method.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    except ValueError:
-        pass
-    method.__name__ = key
-    method.__qualname__ = label
-    lines = [schema.get("summary", "")]
-    for argument in arguments:
-        value = argument.get("value") or {}
-        unit = f" [{value['unit']}]" if value.get("unit") else ""
-        default = f" (default {argument['default']!r})" if "default" in argument else ""
-        lines.append(f"  {python_name(argument['name'])}: {value.get('kind', '')}{unit} {argument.get('summary', '')}{default}")
-    access = schema.get("access", "control")
-    lines.append(f"({access}{', immediate' if schema.get('immediate') else ''}; wire name {wire_name})")
-    method.__doc__ = "\n".join(lines)
-    return method
+    return inspect.Signature(parameters)
