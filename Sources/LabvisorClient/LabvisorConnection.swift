@@ -130,7 +130,7 @@ public final class LabvisorConnection: Sendable {
 
     private func call<Method: WireMethod>(_ method: Method.Type, _ params: Method.Params, timeout: Duration?, id: Int) async throws -> Method.Result {
         // The envelope is written directly, and the params and result of the hot methods
-        // (invoke, get, set) past `Codable`, as the daemon does on its side.
+        // (invoke, get, set, lease acquire and release) past `Codable`, as the daemon does.
         let payload = WireJSON.encodeRequest(
             id: .number(id), method: Method.name, paramsTree: try Method.tree(ofParams: params) ?? JSONValueEncoder().encode(params))
         let channel = self.channel
