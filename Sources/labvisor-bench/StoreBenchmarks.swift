@@ -1,14 +1,20 @@
 import Foundation
 import LabvisorClient
 import LabvisorCore
+import LabvisorHardware
 import LabvisorProtocol
+import LabvisorServer
 
 /// The state store's cost on the request path (issue "operations and security", Measure).
 let storeBenchmarks: [Benchmark] = [
     Benchmark(
         name: "store.allocations",
         summary: "10,000 allocation records written while 8 clients call loopback echo on the real labvisord: call p99 with and without the store",
-        run: storeAllocations)
+        run: storeAllocations),
+    Benchmark(
+        name: "store.write",
+        summary: "50,000 allocation records written by StateStore.write in batches of 128 on one thread (the writer alone): CPU per record",
+        run: storeWrite),
 ]
 
 /// How many allocation records one phase writes.
@@ -120,4 +126,42 @@ private func allocationPhase(stateDirectory: String?) async throws -> (samples: 
             "daemon_cpu_us_per_request_with_store": rounded(median(cpuWith) * 1e6),
             "daemon_cpu_us_per_request_without_store": rounded(median(cpuWithout) * 1e6),
         ])
+}
+
+/// How many records `store.write` times.
+private let writeCount = 50_000
+
+/// The writer's own cost: `StateStore.write` of `writeCount` records like the daemon's
+/// (one instrument, a by-name request), in batches of 128, timed per batch. Nothing else runs,
+/// so the process's CPU time is the writer's.
+private func storeWrite() async throws -> BenchmarkResult {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labvisor-bench-store-write-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let store = try StateStore(directory: folder.path)
+    defer { store.close() }
+    let start = Date()
+    let records = (0..<(writeCount + 1_280)).map { index in
+        StoreRecord.allocation(AllocationRecord(
+            leaseID: "L\(index)", holder: "client \(index % 9) (uid 1000 pid 4242)", holderName: "uid 1000 pid 4242", uid: 1000,
+            pid: 4242, instruments: ["loopback"], request: .names(["loopback"]), queuedAt: start, startedAt: start,
+            releasedAt: start.addingTimeInterval(Double(index) * 1e-3), releaseReason: .released))
+    }
+    let thread = try WorkerThread("store writer", priority: .normal)  // one thread, as the daemon's
+    defer { thread.finish() }
+    let batches = stride(from: 0, to: records.count, by: 128).map { Array(records[$0..<min($0 + 128, records.count)]) }
+    for batch in batches.prefix(10) { try await store.write(batch, on: thread) }  // warm-up: 1,280 records
+    var samples = LatencySamples(capacity: batches.count)
+    let cpuBefore = processCPUSeconds()
+    let began = ContinuousClock.now
+    for batch in batches.dropFirst(10) {
+        let batchStart = ContinuousClock.now
+        try await store.write(batch, on: thread)
+        samples.add(ContinuousClock.now - batchStart)
+    }
+    let seconds = (ContinuousClock.now - began).seconds
+    let cpuPerRecord = (processCPUSeconds() - cpuBefore) / Double(writeCount)
+    return BenchmarkResult(
+        bench: "store.write", opsPerSecond: Double(writeCount) / seconds, p50Microseconds: samples.percentile(0.5),
+        p99Microseconds: samples.percentile(0.99), target: "none (explains store.allocations)", met: true,
+        extra: ["cpu_us_per_record": .double((cpuPerRecord * 1e7).rounded() / 10), "records_per_batch": .int(128)])
 }

@@ -345,7 +345,7 @@ private func pyro5Baseline(phaseSeconds: Double) -> [String: JSONValue] {
         let decoded = try JSONValueDecoder().decode(RPCResponse<InvokeMethod.Result>.self, from: responseTree)
         return bytes.count + (decoded.result?.value == nil ? 0 : 1)
     }
-    let clientDirect = try measure {
+    let clientDirect = measure {
         let bytes = WireJSON.encodeRequest(id: .number(41), method: InvokeMethod.name, paramsTree: InvokeMethod.tree(ofParams: params)!)
         guard case .object(let members) = responseTree, let tree = members["result"] else { return 0 }
         return bytes.count + (InvokeMethod.result(fromTree: tree)?.value == nil ? 0 : 1)

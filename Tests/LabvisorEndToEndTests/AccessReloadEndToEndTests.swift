@@ -34,19 +34,6 @@ struct AccessReloadEndToEndTests {
         }
     }
 
-    /// The audit log (`labvisor history --audit --json`) once it `accepts` (the store writes
-    /// off the request path), at most 20 s.
-    static func audit(_ daemon: DaemonProcess, until accepts: ([AuditLogEntry]) -> Bool) async throws -> [AuditLogEntry] {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while true {
-            let result = try await daemon.labvisor(["history", "--audit", "--json"])
-            #expect(result.status == 0, "\(result.errors)")
-            let entries = try JSONDecoder().decode([AuditLogEntry].self, from: Data(result.output.utf8))
-            if accepts(entries) || ContinuousClock.now > deadline { return entries }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     /// The daemon on `configuration` (its TLS endpoint when it has a listener).
     static func daemon(_ configuration: (folder: String, file: String)) async throws -> DaemonProcess {
         try await DaemonProcess(stateDirectory: configuration.folder, configurationFile: configuration.file)
@@ -84,7 +71,7 @@ struct AccessReloadEndToEndTests {
         _ = try await Self.reload(daemon, count: 2)
         try await client.invoke("heater-1", "heatOff")
 
-        let entries = try await Self.audit(daemon) { $0.filter { $0.action == "configReload" }.count >= 2 }
+        let entries = try await AccessEndToEndTests.audit(daemon) { $0.filter { $0.action == "configReload" }.count >= 2 }
         #expect(entries.filter { $0.action == "configReload" }.map(\.detail) == Array(repeating: "no instrument changes; access lists changed", count: 2))
         #expect(entries.contains { $0.action == "denied" && $0.detail == denied?.message })
     }
@@ -121,7 +108,7 @@ struct AccessReloadEndToEndTests {
         defer { Task { await kept.close() } }
         #expect(try await kept.status().instruments == 4)
 
-        let entries = try await Self.audit(daemon) { $0.contains { $0.action == "authenticationFailed" } && $0.contains { $0.action == "configReload" } }
+        let entries = try await AccessEndToEndTests.audit(daemon) { $0.contains { $0.action == "authenticationFailed" } && $0.contains { $0.action == "configReload" } }
         #expect(entries.contains { $0.action == "configReload" && $0.detail == "no instrument changes; tokens changed" })
         #expect(entries.contains { $0.action == "authenticationFailed" && $0.target == "session.authenticate" && $0.actor.hasPrefix("anonymous tcp peer 127.0.0.1:") })
         #expect(entries.contains { $0.action == "unauthenticated" && $0.target == "instrument.invoke" && $0.detail == lost?.message })
@@ -150,7 +137,7 @@ struct AccessReloadEndToEndTests {
         defer { Task { await again.close() } }
         #expect(try await again.status().instruments == 4)
 
-        let entries = try await Self.audit(daemon) { $0.contains { $0.action == "configReloadRejected" } }
+        let entries = try await AccessEndToEndTests.audit(daemon) { $0.contains { $0.action == "configReloadRejected" } }
         let rejected = try #require(entries.first { $0.action == "configReloadRejected" }, "\(entries)")
         #expect(rejected.detail.contains(reason), "\(rejected)")
         #expect(rejected.target == configuration.file)
@@ -173,7 +160,7 @@ struct AccessReloadEndToEndTests {
             try await Labvisor.connect(to: endpoint, credentials: ClientCredentials(token: "a-wrong-token", caFile: Self.ca))
         }
 
-        let entries = try await Self.audit(daemon) { entries in
+        let entries = try await AccessEndToEndTests.audit(daemon) { entries in
             entries.contains { $0.action == "refusalsOmitted" } && entries.contains { $0.action == "authenticationFailed" }
         }
         let refusals = entries.filter { $0.actor.hasPrefix("anonymous tcp peer 127.0.0.1:") }
@@ -206,7 +193,7 @@ struct AccessReloadEndToEndTests {
             defer { Task { await refused.close() } }
             _ = try await refused.status()
         }
-        let entries = try await Self.audit(daemon) { $0.contains { $0.action == "refused" } }
+        let entries = try await AccessEndToEndTests.audit(daemon) { $0.contains { $0.action == "refused" } }
         let refused = try #require(entries.first { $0.action == "refused" }, "\(entries); \(daemon.logText)")
         #expect(refused.target == "(TLS handshake)")
         #expect(refused.actor.hasPrefix("anonymous tcp peer 127.0.0.1:") || refused.actor.hasPrefix("anonymous tcp peer ::1:"), "\(refused)")

@@ -279,7 +279,7 @@ import Testing
 
 /// The name of the calling thread (`/proc/thread-self/comm`; Glibc's module lacks
 /// `pthread_getname_np`).
-private func currentThreadName() -> String {
+func currentThreadName() -> String {
     let fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return "" }
     defer { close(fd) }

@@ -1,5 +1,3 @@
-import DequeModule
-
 /// A named stream of `DataFrame`s from a driver to one consumer, with bounded memory.
 ///
 /// The producer calls `publish(_:)`, which never blocks: at most `capacity` frames wait for
@@ -12,35 +10,32 @@ public final class FrameStream: AsyncSequence, Sendable {
     public typealias Element = DataFrame
 
     private struct State {
-        var buffer: Deque<DataFrame> = []
+        var frames: SingleReaderBuffer<DataFrame>
         var nextSequence: UInt64 = 0
         var published = 0
-        var dropped = 0
-        var finished = false
-        var endError: LabvisorError?
-        var reader: WaitContinuation<DataFrame?, any Error>?
     }
 
     /// The stream's name (`frames`), unique per instrument.
     public let name: String
     /// Frames kept for a slow consumer before the oldest is dropped.
     public let capacity: Int
-    private let state = LockedState(State())
+    private let state: LockedState<State>
 
     /// Creates a stream keeping at most `capacity` (at least 1) frames for its consumer.
     public init(name: String, capacity: Int = 8) {
         self.name = name
         self.capacity = Swift.max(1, capacity)
+        state = LockedState(State(frames: SingleReaderBuffer(capacity: capacity)))
     }
 
     /// Frames published so far.
     public var published: Int { state.withLock { $0.published } }
     /// Frames dropped so far because the consumer was slower than the producer.
-    public var dropped: Int { state.withLock { $0.dropped } }
+    public var dropped: Int { state.withLock { $0.frames.dropped } }
     /// Frames waiting for the consumer now.
-    public var buffered: Int { state.withLock { $0.buffer.count } }
+    public var buffered: Int { state.withLock { $0.frames.count } }
     /// Whether `finish()` was called.
-    public var isFinished: Bool { state.withLock { $0.finished } }
+    public var isFinished: Bool { state.withLock { $0.frames.isEnded } }
 
     /// Numbers `frame` with the stream's next sequence number and hands it to the consumer
     /// (or buffers it, dropping the oldest when full). Ignored after `finish()`.
@@ -48,23 +43,14 @@ public final class FrameStream: AsyncSequence, Sendable {
     @discardableResult
     public func publish(_ frame: DataFrame) -> UInt64? {
         var frame = frame
-        let (reader, sequence): (WaitContinuation<DataFrame?, any Error>?, UInt64?) = state.withLock { state in
-            guard !state.finished else { return (nil, nil) }
+        let (wake, sequence) = state.withLock { state -> (SingleReaderBuffer<DataFrame>.Wake?, UInt64?) in
+            guard !state.frames.isEnded else { return (nil, nil) }
             frame.sequence = state.nextSequence
             state.nextSequence += 1
             state.published += 1
-            if let reader = state.reader {
-                state.reader = nil
-                return (reader, frame.sequence)
-            }
-            if state.buffer.count >= capacity {
-                state.buffer.removeFirst()
-                state.dropped += 1
-            }
-            state.buffer.append(frame)
-            return (nil, frame.sequence)
+            return (state.frames.append(frame), frame.sequence)
         }
-        reader?.resume(returning: frame)
+        wake?.resume()
         return sequence
     }
 
@@ -72,21 +58,7 @@ public final class FrameStream: AsyncSequence, Sendable {
     /// `error` (once: a device that went away ends its stream with `deviceGone`), then `nil`.
     /// Only the first call counts.
     public func finish(error: LabvisorError? = nil) {
-        let (reader, failure): (WaitContinuation<DataFrame?, any Error>?, LabvisorError?) = state.withLock { state in
-            guard !state.finished else { return (nil, nil) }
-            state.finished = true
-            guard let reader = state.reader else {
-                state.endError = error
-                return (nil, nil)
-            }
-            state.reader = nil
-            return (reader, error)
-        }
-        if let failure {
-            reader?.resume(throwing: failure)
-        } else {
-            reader?.resume(returning: nil)
-        }
+        state.withLock { $0.frames.end(error: error) }?.resume()
     }
 
     /// The next frame; `nil` once the stream is finished and drained.
@@ -97,41 +69,15 @@ public final class FrameStream: AsyncSequence, Sendable {
     ///   `timeout` naming the stream; `LabvisorError.cancelled` when the task is cancelled.
     ///   One reader at a time.
     public func next(timeout: Duration? = nil) async throws(LabvisorError) -> DataFrame? {
-        let state = state
         let name = name
-        do {
-            return try await suspend(
-                until: timeout.map { .now + $0 },
-                register: { (continuation: WaitContinuation<DataFrame?, any Error>) in
-                    let ready: Result<DataFrame?, LabvisorError>? = state.withLock { state in
-                        if let frame = state.buffer.popFirst() { return .success(frame) }
-                        if state.finished {
-                            defer { state.endError = nil }
-                            return state.endError.map { .failure($0) } ?? .success(nil)
-                        }
-                        precondition(state.reader == nil, "two concurrent next() calls on frame stream \(name)")
-                        state.reader = continuation
-                        return nil
-                    }
-                    if let ready { continuation.resume(with: ready) }
-                },
-                expire: { end in
-                    let reader = state.withLock { state in
-                        defer { state.reader = nil }
-                        return state.reader
-                    }
-                    reader?.resume(
-                        throwing: end == .deadline
-                            ? LabvisorError(
-                                .timeout, "no frame on stream \(name) within \((timeout ?? .zero).seconds) s",
-                                fields: ["stream": .string(name), "timeout_s": .double((timeout ?? .zero).seconds)])
-                            : LabvisorError.cancelled("reading frame stream \(name)"))
-                })
-        } catch let error as LabvisorError {
-            throw error
-        } catch {
-            throw LabvisorError.cancelled("reading frame stream \(name)")
-        }
+        return try await state.next(
+            from: \.frames, timeout: timeout,
+            timedOut: {
+                LabvisorError(
+                    .timeout, "no frame on stream \(name) within \((timeout ?? .zero).seconds) s",
+                    fields: ["stream": .string(name), "timeout_s": .double((timeout ?? .zero).seconds)])
+            },
+            cancelled: { LabvisorError.cancelled("reading frame stream \(name)") })
     }
 
     /// Reads with `next()` until the stream ends.

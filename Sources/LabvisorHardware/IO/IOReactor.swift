@@ -259,8 +259,7 @@ public final class IOReactor: TaskExecutor, Sendable {
     }
 
     private func setThreadName() {
-        // Linux limits thread names to 15 bytes.
-        labvisor_set_thread_name(String(decoding: name.utf8.prefix(15), as: UTF8.self))
+        labvisor_set_thread_name(DedicatedThread.threadName(name))
     }
 
     static func systemError(_ what: String, errno code: Int32) -> LabvisorError {

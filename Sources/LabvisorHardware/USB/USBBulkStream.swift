@@ -1,5 +1,4 @@
 import CLibUSB
-import DequeModule
 import LabvisorCore
 
 /// A streaming read from a bulk IN endpoint, as a camera needs: several transfers are kept
@@ -47,12 +46,10 @@ public final class USBBulkStream: AsyncSequence, Sendable {
         var nextDelivery: UInt64 = 0
         /// Completions that came before an earlier one (kept until it comes).
         var early: [UInt64: Result<[UInt8], LabvisorError>] = [:]
-        var buffer: Deque<[UInt8]> = []
+        /// The payloads in order, for the reader.
+        var payloads: SingleReaderBuffer<[UInt8]>
+        /// The error that ended the stream, for `start()`.
         var endError: LabvisorError?
-        var endErrorDelivered = false
-        var dropped = 0
-        var delivered = 0
-        var reader: WaitContinuation<[UInt8]?, any Error>?
         var stopWaiter: WaitContinuation<Void, any Error>?
     }
 
@@ -63,7 +60,7 @@ public final class USBBulkStream: AsyncSequence, Sendable {
     /// Its configuration.
     public let configuration: Configuration
     private let transfers: [USBTransfer]
-    private let state = LockedState(State())
+    private let state: LockedState<State>
 
     /// How long `stop()` waits for cancelled transfers to call back.
     public static let stopLimit: Duration = .seconds(2)
@@ -95,13 +92,14 @@ public final class USBBulkStream: AsyncSequence, Sendable {
                     timeout: nil, description: description))
         }
         self.transfers = transfers
+        state = LockedState(State(payloads: SingleReaderBuffer(capacity: configuration.bufferLimit)))
     }
 
     /// Payloads dropped because the reader was slow.
-    public var dropped: Int { state.withLock { $0.dropped } }
+    public var dropped: Int { state.withLock { $0.payloads.dropped } }
 
     /// Payloads handed to the reader.
-    public var delivered: Int { state.withLock { $0.delivered } }
+    public var delivered: Int { state.withLock { $0.payloads.delivered } }
 
     /// Submits the transfers. Once only.
     /// - Throws: `closed` when started twice or stopped; the submit error (`deviceGone`,
@@ -137,47 +135,16 @@ public final class USBBulkStream: AsyncSequence, Sendable {
     }
 
     private func waitForPayload(timeout: Duration?) async throws(LabvisorError) -> [UInt8]? {
-        let state = state
         let label = "USB stream on endpoint \(USBControlSetup.hex(endpoint)) of USB device \(device.info.label)"
-        do {
-            return try await suspend(
-                until: timeout.map { .now + $0 },
-                register: { (continuation: WaitContinuation<[UInt8]?, any Error>) in
-                    let answer: Result<[UInt8]?, LabvisorError>? = state.withLock { state in
-                        if let payload = state.buffer.popFirst() {
-                            state.delivered += 1
-                            return .success(payload)
-                        }
-                        if state.phase == .ended {
-                            if let error = state.endError, !state.endErrorDelivered {
-                                state.endErrorDelivered = true
-                                return .failure(error)
-                            }
-                            return .success(nil)
-                        }
-                        precondition(state.reader == nil, "two concurrent next() calls on one USBBulkStream")
-                        state.reader = continuation
-                        return nil
-                    }
-                    if let answer { continuation.resume(with: answer) }
-                },
-                expire: { end in
-                    let reader = state.withLock { state in
-                        defer { state.reader = nil }
-                        return state.reader
-                    }
-                    reader?.resume(
-                        throwing: end == .deadline
-                            ? LabvisorError(
-                                .timeout, "no payload from \(label) within \(timeout?.seconds ?? 0) s",
-                                fields: ["endpoint": .string(USBControlSetup.hex(self.endpoint)), "timeout_s": .double(timeout?.seconds ?? 0)])
-                            : LabvisorError.cancelled("reading the \(label)"))
-                })
-        } catch let error as LabvisorError {
-            throw error
-        } catch {
-            throw LabvisorError.cancelled("reading the \(label)")
-        }
+        let endpoint = USBControlSetup.hex(endpoint)
+        return try await state.next(
+            from: \.payloads, timeout: timeout,
+            timedOut: {
+                LabvisorError(
+                    .timeout, "no payload from \(label) within \(timeout?.seconds ?? 0) s",
+                    fields: ["endpoint": .string(endpoint), "timeout_s": .double(timeout?.seconds ?? 0)])
+            },
+            cancelled: { LabvisorError.cancelled("reading the \(label)") })
     }
 
     /// Stops the stream: cancels the transfers in flight, waits up to `stopLimit` for their
@@ -248,49 +215,35 @@ public final class USBBulkStream: AsyncSequence, Sendable {
     /// Records the result of `sequence`, delivers what is now in order, wakes the reader and
     /// the stopper, and resubmits `transfer` when the stream still runs.
     private func landed(_ sequence: UInt64, _ result: Result<[UInt8], LabvisorError>, resubmitting transfer: USBTransfer?) {
-        let (reader, readerValue, stopWaiter, failed): (WaitContinuation<[UInt8]?, any Error>?, Result<[UInt8]?, LabvisorError>?, WaitContinuation<Void, any Error>?, Bool) =
-            state.withLock { state in
-                state.inFlight -= 1
-                state.early[sequence] = result
-                var failed = false
-                while let next = state.early.removeValue(forKey: state.nextDelivery) {
-                    state.nextDelivery += 1
-                    switch next {
-                    case .success(let payload):
-                        guard state.phase == .running else { continue }
-                        if state.buffer.count >= configuration.bufferLimit {
-                            state.buffer.removeFirst()
-                            state.dropped += 1
-                        }
-                        state.buffer.append(payload)
-                    case .failure(let error):
-                        // Cancellations we asked for (stop) are not failures.
-                        guard state.phase == .running else { continue }
-                        state.phase = .ended
-                        state.endError = error
-                        failed = true
-                    }
+        let (wake, stopWaiter, failed) = state.withLock {
+            state -> (SingleReaderBuffer<[UInt8]>.Wake?, WaitContinuation<Void, any Error>?, Bool) in
+            state.inFlight -= 1
+            state.early[sequence] = result
+            var wake: SingleReaderBuffer<[UInt8]>.Wake?
+            var failed = false
+            while let next = state.early.removeValue(forKey: state.nextDelivery) {
+                state.nextDelivery += 1
+                // Payloads and cancellations (the ones stop asked for) after the stream stopped
+                // running are not delivered.
+                guard state.phase == .running else { continue }
+                switch next {
+                case .success(let payload):
+                    if let woken = state.payloads.append(payload) { wake = woken }
+                case .failure(let error):
+                    state.phase = .ended
+                    state.endError = error
+                    if let woken = state.payloads.end(error: error) { wake = woken }
+                    failed = true
                 }
-                var reader: WaitContinuation<[UInt8]?, any Error>?
-                var value: Result<[UInt8]?, LabvisorError>?
-                if let waiting = state.reader {
-                    if let payload = state.buffer.popFirst() {
-                        state.delivered += 1
-                        (reader, value) = (waiting, .success(payload))
-                    } else if state.phase == .ended, let error = state.endError {
-                        state.endErrorDelivered = true
-                        (reader, value) = (waiting, .failure(error))
-                    }
-                    if reader != nil { state.reader = nil }
-                }
-                var stopWaiter: WaitContinuation<Void, any Error>?
-                if state.inFlight == 0, state.phase != .running {
-                    stopWaiter = state.stopWaiter
-                    state.stopWaiter = nil
-                }
-                return (reader, value, stopWaiter, failed)
             }
-        if let reader, let readerValue { reader.resume(with: readerValue) }
+            var stopWaiter: WaitContinuation<Void, any Error>?
+            if state.inFlight == 0, state.phase != .running {
+                stopWaiter = state.stopWaiter
+                state.stopWaiter = nil
+            }
+            return (wake, stopWaiter, failed)
+        }
+        wake?.resume()
         if failed {
             for other in transfers { other.cancel(.closed) }
         }
@@ -298,21 +251,16 @@ public final class USBBulkStream: AsyncSequence, Sendable {
         if let stopWaiter { stopWaiter.resume() }
     }
 
-    /// Ends the stream after `stop()`: a waiting reader gets `nil` (or the error that ended it).
+    /// Ends the stream after `stop()`: a waiting reader gets `nil` (a stream that failed
+    /// before has already handed its reader the error, or keeps it for the next read).
     private func end(with error: LabvisorError?) {
-        let (reader, value): (WaitContinuation<[UInt8]?, any Error>?, Result<[UInt8]?, LabvisorError>) = state.withLock { state in
+        state.withLock { state in
             if state.phase != .ended {
                 state.phase = .ended
                 state.endError = error
             }
-            defer { state.reader = nil }
-            if let pending = state.endError, !state.endErrorDelivered, state.reader != nil {
-                state.endErrorDelivered = true
-                return (state.reader, .failure(pending))
-            }
-            return (state.reader, .success(nil))
-        }
-        reader?.resume(with: value)
+            return state.payloads.end(error: error)
+        }?.resume()
     }
 
     /// Reads with `next()` until the stream ends.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LabvisorCore
+import LabvisorHardware
 import LabvisorProtocol
 
 /// The daemon's state on disk: an SQLite database (GRDB `DatabasePool`, WAL mode) holding
@@ -71,42 +72,69 @@ public final class StateStore: Sendable {
     // MARK: - Writing
 
     /// Writes `records` in one transaction; they are durable when this returns. The work runs
-    /// on GRDB's writer thread, never on the caller's (a cooperative or event loop thread).
+    /// on `thread`, else on a new thread of its own (GRDB's synchronous write), never on the
+    /// caller's (a cooperative or event loop thread).
     ///
     /// - Throws: `unavailable` naming the file (disk full, read-only, ...); nothing of the
     ///   batch is written then.
-    public func write(_ records: [StoreRecord]) async throws(LabvisorError) {
+    public func write(_ records: [StoreRecord], on thread: WorkerThread? = nil) async throws(LabvisorError) {
         guard !records.isEmpty else { return }
-        do {
-            try await pool.write { db in
-                for record in records { try Self.write(record, in: db) }
+        let pool = self.pool
+        let transaction = { @Sendable in
+            try pool.write { db in
+                let inserts = try AllocationInserts(db)
+                for record in records { try Self.write(record, in: db, inserts: inserts) }
             }
+        }
+        do {
+            if let thread { try await thread.run(transaction) } else { try await DedicatedThread.run(.normal, transaction) }
         } catch {
             throw Self.failure("cannot write \(records.count) records to the state store \(path)", error)
         }
     }
 
-    private static func write(_ record: StoreRecord, in db: Database) throws {
+    /// The two inserts of an allocation record, looked up once per transaction (the cache's
+    /// key is the whole SQL text, hashed on every lookup).
+    private struct AllocationInserts {
+        let allocation: BoundInsert
+        let membership: BoundInsert
+
+        init(_ db: Database) throws {
+            allocation = try BoundInsert(
+                """
+                INSERT INTO allocation (lease, holder, uid, pid, instruments, requirements, queued_at, granted_at,
+                                        released_at, duration, reason, revoked_by, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, in: db)
+            membership = try BoundInsert("INSERT INTO allocation_instrument (allocation, instrument) VALUES (?, ?)", in: db)
+        }
+    }
+
+    private static func write(_ record: StoreRecord, in db: Database, inserts: AllocationInserts) throws {
         switch record {
         case .allocation(let allocation):
             let entry = AllocationHistoryEntry(allocation)
-            // Cached statements: compiled once per connection, not once per record.
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO allocation (lease, holder, uid, pid, instruments, requirements, queued_at, granted_at,
-                                            released_at, duration, reason, revoked_by, detail)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [
-                    entry.lease, entry.holder, entry.uid.map { Int64($0) }, entry.pid.map { Int64($0) },
-                    json(.array(entry.instruments.map(JSONValue.string))), json(entry.requirements), entry.queuedAt,
-                    entry.grantedAt, entry.releasedAt, entry.duration, entry.reason, entry.revokedBy, entry.detail,
-                ])
+            try inserts.allocation.execute { values in
+                try values.text(entry.lease)
+                try values.text(entry.holder)
+                try values.integer(entry.uid.map { Int64($0) })
+                try values.integer(entry.pid.map { Int64($0) })
+                try values.text(json(.array(entry.instruments.map(JSONValue.string))))
+                try values.text(json(entry.requirements))
+                try values.real(entry.queuedAt)
+                try values.real(entry.grantedAt)
+                try values.real(entry.releasedAt)
+                try values.real(entry.duration)
+                try values.text(entry.reason)
+                try values.text(entry.revokedBy)
+                try values.text(entry.detail)
+            }
             let id = db.lastInsertedRowID
             for instrument in Set(entry.instruments) {
-                try db.cachedStatement(sql: "INSERT INTO allocation_instrument (allocation, instrument) VALUES (?, ?)")
-                    .execute(arguments: [id, instrument])
+                try inserts.membership.execute { values in
+                    try values.integer(id)
+                    try values.text(instrument)
+                }
             }
         case .audit(let entry):
             try db.cachedStatement(sql: "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)")

@@ -1,0 +1,61 @@
+import Foundation
+import LabvisorHardware
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Each `DedicatedThread.Priority` is in force on the thread that runs the body, and the
+/// caller's thread keeps its own.
+@Suite("DedicatedThreadTests", .timeLimit(.minutes(1)))
+struct DedicatedThreadTests {
+    /// `SCHED_OTHER` and `SCHED_IDLE` of `<sched.h>`.
+    private static let schedOther: Int32 = 0
+    private static let schedIdle: Int32 = 5
+
+    @Test func normalKeepsTheDefaultPolicyAndNice() async throws {
+        let (policy, nice) = try await DedicatedThread.run(.normal) { (sched_getscheduler(0), getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) }
+        #expect(policy == Self.schedOther)
+        #expect(nice == getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
+    }
+
+    @Test func backgroundRunsAtNice19() async throws {
+        let (policy, nice) = try await DedicatedThread.run(.background) { (sched_getscheduler(0), getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) }
+        #expect(policy == Self.schedOther)
+        #expect(nice == 19)
+    }
+
+    @Test func idleRunsUnderSchedIdleAndLeavesTheCallerAlone() async throws {
+        let policy = try await DedicatedThread.run(.idle) { sched_getscheduler(0) }
+        #expect(policy == Self.schedIdle)
+        // The next thread starts afresh: the idle policy ended with its thread.
+        let after = try await DedicatedThread.run(.normal) { sched_getscheduler(0) }
+        #expect(after == Self.schedOther)
+    }
+
+    @Test func aThrowingBodyRethrowsOnTheCaller() async throws {
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await DedicatedThread.run(.idle) { () throws -> Int in throw Refused() }
+        }
+    }
+}
+
+/// Threads carry the name their creator gives (cut to the kernel's 15 bytes), not the
+/// creator's own.
+@Suite("DedicatedThreadNameTests", .timeLimit(.minutes(1)))
+struct DedicatedThreadNameTests {
+    @Test func namesAreCutToFifteenBytesAtACharacterBoundary() {
+        #expect(DedicatedThread.threadName("discovery") == "discovery")
+        #expect(DedicatedThread.threadName("state store writer") == "state store wri")
+        #expect(DedicatedThread.threadName("abcdefghijklmnµ") == "abcdefghijklmn")  // µ is 2 bytes: the 15th and 16th
+    }
+
+    @Test func runAndWorkerThreadsCarryTheirNames() async throws {
+        #expect(try await DedicatedThread.run { currentThreadName() } == "blocking work")
+        let worker = try WorkerThread("state store writer", priority: .normal)
+        defer { worker.finish() }
+        #expect(try await worker.run { currentThreadName() } == "state store wri")
+    }
+}
