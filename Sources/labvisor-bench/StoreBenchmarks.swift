@@ -146,7 +146,7 @@ private func storeWrite() async throws -> BenchmarkResult {
             pid: 4242, instruments: ["loopback"], request: .names(["loopback"]), queuedAt: start, startedAt: start,
             releasedAt: start.addingTimeInterval(Double(index) * 1e-3), releaseReason: .released))
     }
-    let thread = try WorkerThread("store writer", priority: .normal)  // one thread, as the daemon's
+    let thread = try WorkerThread("store writer")  // one thread, as the daemon's
     defer { thread.finish() }
     let batches = stride(from: 0, to: records.count, by: 128).map { Array(records[$0..<min($0 + 128, records.count)]) }
     for batch in batches.prefix(10) { try await store.write(batch, on: thread) }  // warm-up: 1,280 records

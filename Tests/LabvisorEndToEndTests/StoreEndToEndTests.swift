@@ -92,6 +92,43 @@ struct StoreEndToEndTests {
         #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
+    /// After the store has written batches, no thread of the daemon is below normal priority
+    /// (`SCHED_OTHER`, the main thread's nice value or better): threads the Swift pool starts from a lowered writer thread
+    /// would inherit its priority and starve the tasks they run on a busy machine.
+    @Test func noThreadOfTheDaemonRunsBelowNormalPriority() async throws {
+        let state = try Self.stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let daemon = try await DaemonProcess(stateDirectory: state)
+        let client = try await daemon.connect()
+        for _ in 0..<5 {
+            try await client.release(try await client.acquire(["heater-1"]))
+            try await Task.sleep(for: .milliseconds(60))  // one batch each (the gather window is 50 ms)
+        }
+        #expect(try await history(daemon, count: 5).count == 5)
+
+        let (main, threads) = try Self.scheduling(of: daemon.pid)
+        #expect(threads.count > 3, "\(threads)")
+        // Dispatch raises some of its threads (a lower nice, when allowed); none may be lowered.
+        let lowered = threads.filter { $0.policy != 0 || $0.nice > main.nice }
+        #expect(lowered.isEmpty, "threads below the main thread's SCHED_OTHER nice \(main.nice): \(lowered)")
+        await client.close()
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
+    }
+
+    /// Each thread of process `pid`: its name, scheduling policy and nice value, from
+    /// `/proc/PID/task/TID/stat` (fields 19 and 41), and the main thread's.
+    static func scheduling(of pid: Int32) throws -> (main: (name: String, policy: Int, nice: Int), threads: [(name: String, policy: Int, nice: Int)]) {
+        func read(_ path: String) throws -> (name: String, policy: Int, nice: Int) {
+            let stat = try String(contentsOfFile: path, encoding: .utf8)
+            // The name (field 2) is in parentheses and may hold spaces: count from after it.
+            let open = try #require(stat.firstIndex(of: "(")), close = try #require(stat.lastIndex(of: ")"))
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return (String(stat[stat.index(after: open)..<close]), try #require(Int(fields[38])), try #require(Int(fields[16])))
+        }
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+        return (try read("/proc/\(pid)/stat"), tasks.compactMap { try? read("/proc/\(pid)/task/\($0)/stat") })
+    }
+
     @Test func committedRecordsSurviveKillDashNine() async throws {
         let state = try Self.stateDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }

@@ -10,9 +10,8 @@ import Glibc
 /// caller's thread keeps its own.
 @Suite("DedicatedThreadTests", .timeLimit(.minutes(1)))
 struct DedicatedThreadTests {
-    /// `SCHED_OTHER` and `SCHED_IDLE` of `<sched.h>`.
+    /// `SCHED_OTHER` of `<sched.h>`.
     private static let schedOther: Int32 = 0
-    private static let schedIdle: Int32 = 5
 
     @Test func normalKeepsTheDefaultPolicyAndNice() async throws {
         let (policy, nice) = try await DedicatedThread.run(.normal) { (sched_getscheduler(0), getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) }
@@ -26,18 +25,26 @@ struct DedicatedThreadTests {
         #expect(nice == 19)
     }
 
-    @Test func idleRunsUnderSchedIdleAndLeavesTheCallerAlone() async throws {
-        let policy = try await DedicatedThread.run(.idle) { sched_getscheduler(0) }
-        #expect(policy == Self.schedIdle)
-        // The next thread starts afresh: the idle policy ended with its thread.
-        let after = try await DedicatedThread.run(.normal) { sched_getscheduler(0) }
-        #expect(after == Self.schedOther)
+    /// The lowered body runs on a thread of its own; the thread that joins it (and, in `run`,
+    /// resumes the caller) keeps its priority, so a Swift pool thread it starts is normal.
+    @Test func aLoweredBodyLeavesTheJoiningThreadAtItsPriority() async throws {
+        let nice: @Sendable () -> Int32 = { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+        let (before, inside, after, sameThread) = try await DedicatedThread.run(.normal) { () throws -> (Int32, Int32, Int32, Bool) in
+            let before = nice()
+            let joiner = pthread_self()
+            let inside = try DedicatedThread.joined(.background) { (nice(), pthread_equal(pthread_self(), joiner) != 0) }.get()
+            return (before, inside.0, nice(), inside.1)
+        }
+        #expect(inside == 19)
+        #expect(!sameThread)
+        #expect(after == before)
+        #expect(after != 19)
     }
 
     @Test func aThrowingBodyRethrowsOnTheCaller() async throws {
         struct Refused: Error {}
         await #expect(throws: Refused.self) {
-            try await DedicatedThread.run(.idle) { () throws -> Int in throw Refused() }
+            try await DedicatedThread.run(.background) { () throws -> Int in throw Refused() }
         }
     }
 }
@@ -54,7 +61,7 @@ struct DedicatedThreadNameTests {
 
     @Test func runAndWorkerThreadsCarryTheirNames() async throws {
         #expect(try await DedicatedThread.run { currentThreadName() } == "blocking work")
-        let worker = try WorkerThread("state store writer", priority: .normal)
+        let worker = try WorkerThread("state store writer")
         defer { worker.finish() }
         #expect(try await worker.run { currentThreadName() } == "state store wri")
     }

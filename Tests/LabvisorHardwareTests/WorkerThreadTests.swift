@@ -8,22 +8,23 @@ import Testing
 import Glibc
 #endif
 
-/// A `WorkerThread` runs every job on its one thread, in order, under its priority, and
+/// A `WorkerThread` runs every job on its one thread, in order, at normal priority, and
 /// ends after `finish()` once the work submitted before it has run.
 @Suite("WorkerThreadTests", .timeLimit(.minutes(1)))
 struct WorkerThreadTests {
-    @Test func jobsRunInOrderOnOneThreadUnderItsPriority() async throws {
-        let worker = try WorkerThread("test", priority: .idle)
+    @Test func jobsRunInOrderOnOneThreadAtNormalPriority() async throws {
+        let worker = try WorkerThread("test")
         defer { worker.finish() }
         let order = Mutex<[Int]>([])
         var threads: Set<pthread_t> = []
         for index in 0..<20 {
-            let (thread, policy) = try await worker.run { () -> (pthread_t, Int32) in
+            let (thread, policy, nice) = try await worker.run { () -> (pthread_t, Int32, Int32) in
                 order.withLock { $0.append(index) }
-                return (pthread_self(), sched_getscheduler(0))
+                return (pthread_self(), sched_getscheduler(0), getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
             }
             threads.insert(thread)
-            #expect(policy == 5)  // SCHED_IDLE
+            #expect(policy == 0)  // SCHED_OTHER
+            #expect(nice == getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
         }
         #expect(threads.count == 1)
         #expect(!threads.contains(pthread_self()))
@@ -31,7 +32,7 @@ struct WorkerThreadTests {
     }
 
     @Test func concurrentCallersAllGetTheirOwnResults() async throws {
-        let worker = try WorkerThread("test", priority: .normal)
+        let worker = try WorkerThread("test")
         defer { worker.finish() }
         let results = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
             for index in 0..<100 { group.addTask { (index, try await worker.run { index * index }) } }
@@ -43,14 +44,14 @@ struct WorkerThreadTests {
 
     @Test func aThrowingJobRethrowsAndTheThreadGoesOn() async throws {
         struct Refused: Error {}
-        let worker = try WorkerThread("test", priority: .normal)
+        let worker = try WorkerThread("test")
         defer { worker.finish() }
         await #expect(throws: Refused.self) { try await worker.run { () throws -> Int in throw Refused() } }
         #expect(try await worker.run { 7 } == 7)
     }
 
     @Test func finishRunsWhatWasSubmittedThenRefusesMore() async throws {
-        let worker = try WorkerThread("test", priority: .normal)
+        let worker = try WorkerThread("test")
         let slow = Task { try await worker.run { usleep(50_000); return "ran" } }
         try await Task.sleep(for: .milliseconds(5))
         let queued = Task { try await worker.run { "queued ran" } }

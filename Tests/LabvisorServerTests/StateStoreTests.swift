@@ -221,46 +221,4 @@ struct StateStoreTests {
         try await store.write([Self.record(6, ["stage-x"], at: 6), Self.record(7, ["stage-y"], at: 7)])
         #expect(try await store.allocations(HistoryQuery(instrument: "stage-y")).map(\.lease) == ["L7"])
     }
-
-    /// An idle-priority batch (how the store service writes while it keeps up) still commits
-    /// while normal threads keep every CPU busy: `SCHED_IDLE` is held back, not starved.
-    @Test func idleBatchCommitsWhileEveryCPUIsBusy() async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let store = try StateStore(directory: folder.path)
-        defer { store.close() }
-        final class Flag: Sendable {
-            let raised = Atomic(false)
-            let spinning = Atomic(0)
-        }
-        let done = Flag()
-        let cpus = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let deadline = ContinuousClock.now + .seconds(30)
-        let spinners = (0..<cpus).map { _ in
-            Task {
-                try await DedicatedThread.run(.normal) {
-                    done.spinning.add(1, ordering: .relaxed)
-                    while !done.raised.load(ordering: .relaxed), ContinuousClock.now < deadline {}
-                }
-            }
-        }
-        while done.spinning.load(ordering: .relaxed) < cpus, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
-        let records = (1...100).map { Self.record($0, ["stage-x"], at: Double($0)) }
-        let idle = try WorkerThread("test writer", priority: .idle)
-        defer { idle.finish() }
-        try await store.write(records, on: idle)
-        let spunUntilTheEnd = ContinuousClock.now < deadline
-        done.raised.store(true, ordering: .relaxed)
-        for spinner in spinners { try await spinner.value }
-        #expect(spunUntilTheEnd)
-        #expect(try await store.allocations(HistoryQuery(limit: 200)).count == 100)
-    }
-
-    /// The store service's writer: idle while it keeps up; normal when a batch is full (it is
-    /// falling behind) or the service is finishing (the shutdown flush must not wait).
-    @Test func writerPriorityFollowsTheBacklog() {
-        #expect(StoreService.priority(of: 10, batchSize: 256, finishing: false) == .idle)
-        #expect(StoreService.priority(of: 256, batchSize: 256, finishing: false) == .normal)
-        #expect(StoreService.priority(of: 10, batchSize: 256, finishing: true) == .normal)
-    }
 }

@@ -55,40 +55,59 @@ public enum DedicatedThread {
         return name
     }
 
-    /// How a thread of `run`, or a `WorkerThread`, is scheduled.
+    /// How the thread that runs the body of `run` or `joined` is scheduled.
+    ///
+    /// A lowered priority must end with the work. A thread is born with its creator's policy
+    /// and nice value, and on Linux the Swift task pool is libdispatch's, which starts a pool
+    /// thread from whichever thread enqueues work when the pool is short of one: resuming a
+    /// continuation can be that. A pool thread born of a lowered thread runs every task at
+    /// that priority for the rest of its life (seen: a `SCHED_IDLE` store writer made a pool
+    /// thread `SCHED_IDLE`, and a busy CI machine held a simulator's replies back for over
+    /// 2 s). So the body of a lowered thread runs alone on it, and a normal thread that
+    /// joins it resumes the caller (`joined`).
     public enum Priority: Sendable {
         /// As every other thread.
         case normal
         /// Only when no normal thread wants the CPU (nice 19): for long CPU-bound work, such
         /// as fuzzing, beside work that must answer on time.
         case background
-        /// Only on CPU time that no other thread wants (`SCHED_IDLE`): a normal thread that
-        /// wakes takes the CPU from it at once, which nice 19 does not promise. For short,
-        /// deferrable work beside latency-sensitive threads (the state store's batches).
-        /// A busy machine can hold such work back for long: use it only where the caller
-        /// can fall back to `.normal` when it falls behind.
-        case idle
     }
 
-    /// `SCHED_IDLE` of `<sched.h>` (Linux), which Glibc's module map leaves out.
-    private static let schedIdle: Int32 = 5
-
     /// Puts the calling thread under `priority`.
-    static func apply(_ priority: Priority) {
+    private static func apply(_ priority: Priority) {
         switch priority {
         case .normal: break
         // On Linux the nice value is per thread, and `who` 0 is the calling thread.
         case .background: _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
-        case .idle:
-            // `pid` 0 is the calling thread. A thread cannot leave SCHED_IDLE without privilege,
-            // so it must be a thread that ends with its work.
-            var parameters = sched_param()
-            _ = sched_setscheduler(0, schedIdle, &parameters)
         }
     }
 
+    /// `body`'s result, computed on a new thread under `priority` that has ended when this
+    /// returns: the calling thread keeps its own priority, and only it goes on to resume or
+    /// start anything. Blocks the calling thread, so call it from a thread of its own.
+    ///
+    /// - Returns: what `body` returned or threw; `resourceExhausted` when no thread can be
+    ///   started.
+    public static func joined<Value: Sendable>(
+        _ priority: Priority, _ body: @escaping @Sendable () throws -> Value
+    ) -> Result<Value, any Error> {
+        let outcome = LockedState<Result<Value, any Error>?>(nil)
+        do {
+            let thread = try start("blocking work", detached: false) {
+                apply(priority)
+                let result = Result { try body() }
+                outcome.withLock { $0 = result }
+            }
+            pthread_join(thread, nil)
+        } catch {
+            return .failure(error)
+        }
+        return outcome.withLock { $0 } ?? .failure(LabvisorError(.unavailable, "the blocking work thread ended without a result"))
+    }
+
     /// `body`'s result, computed on a new (detached) thread while the caller's task is
-    /// suspended.
+    /// suspended; under a lowered `priority`, on a thread of its own joined by the one that
+    /// resumes the caller (see `Priority`).
     ///
     /// - Throws: what `body` throws; `resourceExhausted` when no thread can be started.
     public static func run<Value: Sendable>(
@@ -97,8 +116,7 @@ public enum DedicatedThread {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
             do {
                 try start("blocking work") {
-                    apply(priority)
-                    continuation.resume(with: Result { try body() })
+                    continuation.resume(with: priority == .normal ? Result { try body() } : joined(priority, body))
                 }
             } catch {
                 continuation.resume(throwing: error)

@@ -2,9 +2,13 @@ import Dispatch
 import DequeModule
 import LabvisorCore
 
-/// One thread of its own that runs submitted blocking work in order, at a fixed priority,
-/// until finished: for a stream of short jobs (the state store's batches) without starting a
-/// thread per job as `DedicatedThread.run` does.
+/// One thread of its own that runs submitted blocking work in order until finished: for a
+/// stream of short jobs (the state store's batches) without starting a thread per job as
+/// `DedicatedThread.run` does.
+///
+/// Always at normal priority: its thread resumes the callers, and a thread of the Swift pool
+/// it may start then would inherit a lowered priority for good (see
+/// `DedicatedThread.Priority`).
 ///
 /// The thread waits for work without a timeout; `finish()` (or the last reference going) is
 /// its way out: the work already submitted runs, then the thread ends.
@@ -54,16 +58,13 @@ public final class WorkerThread: Sendable {
     private let jobs = Jobs()
     private let what: String
 
-    /// Starts the thread; `what` names it in errors.
+    /// Starts the thread; `what` names it and its errors.
     ///
     /// - Throws: `resourceExhausted` when no thread can be started.
-    public init(_ what: String, priority: DedicatedThread.Priority) throws(LabvisorError) {
+    public init(_ what: String) throws(LabvisorError) {
         self.what = what
         let jobs = self.jobs
-        try DedicatedThread.start(what) {
-            DedicatedThread.apply(priority)
-            jobs.runUntilFinished()
-        }
+        try DedicatedThread.start(what) { jobs.runUntilFinished() }
     }
 
     deinit { jobs.finish() }

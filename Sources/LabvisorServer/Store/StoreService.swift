@@ -14,8 +14,7 @@ import ServiceLifecycle
 ///   subscription taken when the service is created, so nothing published before `run()`
 ///   is missed.
 /// - One task writes what has gathered over `gatherWindow` after the first record, up to
-///   `batchSize` records per transaction, on one `SCHED_IDLE` `WorkerThread` while it keeps
-///   up (`priority(of:batchSize:finishing:)`): the calls beside it keep their CPUs.
+///   `batchSize` records per transaction, on one `WorkerThread` (no thread started per batch).
 /// - On graceful shutdown it queues the events still buffered, writes everything queued,
 ///   then returns; on cancellation it writes what is queued. Put
 ///   it first in the group's services: the group shuts services down in reverse order, so
@@ -132,14 +131,14 @@ public final class StoreService: Service, Sendable {
 
     /// Writes batches until the queue is finished and drained.
     private func writeUntilFinished() async {
-        let idleThread: WorkerThread?
+        let writer: WorkerThread?
         do {
-            idleThread = try WorkerThread("state store writer", priority: .idle)
+            writer = try WorkerThread("state store writer")
         } catch {
-            logger.warning("state store: \(error); batches are written at normal priority")
-            idleThread = nil
+            logger.warning("state store: \(error); each batch is written on a thread of its own")
+            writer = nil
         }
-        defer { idleThread?.finish() }
+        defer { writer?.finish() }
         while true {
             var batch = await queue.next(limit: batchSize)
             if batch.isEmpty { return }
@@ -148,23 +147,13 @@ public final class StoreService: Service, Sendable {
             if batch.count < batchSize, !queue.isFinished, (try? await Task.sleep(for: gatherWindow)) != nil {
                 batch += queue.take(limit: batchSize - batch.count) ?? []
             }
-            // Neither thread checks for cancellation: a cancelled service still writes its last
-            // batches.
-            let idle = Self.priority(of: batch.count, batchSize: batchSize, finishing: queue.isFinished) == .idle
+            // The writer does not check for cancellation: a cancelled service still writes its
+            // last batches.
             do {
-                try await store.write(batch, on: idle ? idleThread : nil)
+                try await store.write(batch, on: writer)
             } catch {
                 logger.error("state store: \(error) (\(batch.count) records lost)")
             }
         }
-    }
-
-    /// The writer thread's priority for a batch of `count` records: `.idle` (the service's one
-    /// idle thread) while the store keeps up, so a batch never takes a CPU from a request;
-    /// `.normal` (a thread of the batch's own) for a full batch
-    /// (records arrive faster than idle time writes them) and for the shutdown flush, which
-    /// must not wait on a busy machine.
-    public static func priority(of count: Int, batchSize: Int, finishing: Bool) -> DedicatedThread.Priority {
-        count < batchSize && !finishing ? .idle : .normal
     }
 }
