@@ -50,11 +50,13 @@ public final class LabvisorConnection: Sendable {
         let credentials = credentials ?? ClientCredentials.fromEnvironment()
         let pending = PendingRequests(endpoint: endpoint)
         let frames = FrameRouter()
-        var tls: (context: NIOSSLContext, serverName: String?)?
+        let tls: (context: NIOSSLContext, serverName: String?)?
         if case .tls(let host, _) = endpoint {
             // SNI and host name checks need a name; an IP address is checked against the certificate's IP entries.
             let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
             tls = (try credentials.tlsContext(), isAddress ? nil : host)
+        } else {
+            tls = nil
         }
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             // Reads grow up to 1 MiB for stream frames (NIO's default stops at 64 KiB: 128 reads per 8 MiB frame).

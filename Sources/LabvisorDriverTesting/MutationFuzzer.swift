@@ -84,7 +84,7 @@ public struct MutationFuzzer {
     private static let oneAtATime = LockedState(0)
 
     private func check(_ input: [UInt8], iteration: Int, _ target: ([UInt8]) throws -> Void) throws(Finding) {
-        if let file = Self.lastInputFile { FileManager.default.createFile(atPath: file, contents: Data(input)) }
+        if let file = Self.lastInputFile { _ = FileManager.default.createFile(atPath: file, contents: Data(input)) }
         do {
             try target(input)
         } catch is LabvisorError {
