@@ -102,7 +102,8 @@ struct Labvisord: AsyncParsableCommand {
         let store = try Self.stateDirectory(stateDirectory, configuration: configuration).map { folder in
             let store = try StateStore(directory: folder)
             logger.info("state store: \(store.path)")
-            return StoreService(store: store, events: events, logger: logger)
+            return StoreService(
+                store: store, events: events, retention: configuration.historyDays.map { .seconds(86_400 * $0) }, logger: logger)
         }
         if store == nil { logger.info("no state directory: allocation history in memory only, no audit log") }
         let supervisor = Supervisor(

@@ -105,6 +105,7 @@ struct ConfigurationChangeTests {
             socket = "/tmp/x.sock"
             http = "127.0.0.1:0"
             state_dir = "/tmp/state"
+            history_days = 30
             max_clients = 2
             calls_in_flight = 2
             streams_per_client = 2
@@ -114,7 +115,7 @@ struct ConfigurationChangeTests {
             drivers = ["/opt/drivers"]
             """)
         let change = ConfigurationChange(from: DaemonConfiguration(), to: new)
-        #expect(change.restartSettings == ["socket", "http", "state_dir", "max_clients", "calls_in_flight", "grace_period"])
+        #expect(change.restartSettings == ["socket", "http", "state_dir", "history_days", "max_clients", "calls_in_flight", "grace_period"])
         #expect(change.liveSettings == ["call_timeout", "streams_per_client", "linger", "drivers"])
     }
 }

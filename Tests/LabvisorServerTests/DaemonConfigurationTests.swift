@@ -18,6 +18,7 @@ struct DaemonConfigurationTests {
         #expect(defaults.maxMessageSize == DaemonConfiguration().maxMessageSize, "the shipped file states the default")
         #expect(defaults.maxMessageSize == 64 << 20)
         #expect(defaults.defaultCallTimeout == .seconds(30))
+        #expect(defaults.historyDays == nil, "the history is kept whole unless the operator says")
     }
 
     @Test func pinsAndValues() throws {
@@ -27,6 +28,7 @@ struct DaemonConfigurationTests {
             socket = "/tmp/x.sock"
             call_timeout = 2.5
             max_message_size = 4096
+            history_days = 90
             [[instrument]]
             name = "stage-x"
             driver = "thorlabs-apt"
@@ -40,6 +42,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.socket == "/tmp/x.sock")
         #expect(configuration.defaultCallTimeout == .seconds(2.5))
         #expect(configuration.maxMessageSize == 4096)
+        #expect(configuration.historyDays == 90)
         #expect(configuration.instruments[0].pin?.selector == .serial("83836541"))
         #expect(configuration.instruments[0].linger == .seconds(10))
         #expect(configuration.instruments[1].pin?.selector == .portPath("1-3.2"))
@@ -64,6 +67,8 @@ struct DaemonConfigurationTests {
     static let bad: [BadCase] = [
         BadCase(text: "[daemon]\nmax_clients = \"many\"\n", key: "daemon.max_clients", line: 2, reason: "expected an integer"),
         BadCase(text: "[daemon]\nmax_clients = 0\n", key: "daemon.max_clients", line: 2, reason: "out of range"),
+        BadCase(text: "[daemon]\n\nhistory_days = 0\n", key: "daemon.history_days", line: 3, reason: "out of range"),
+        BadCase(text: "[daemon]\nhistory_days = \"1y\"\n", key: "daemon.history_days", line: 2, reason: "integer"),
         BadCase(text: "[daemon]\nmax_message_size = 100\n", key: "daemon.max_message_size", line: 2, reason: "out of range"),
         BadCase(text: "[daemon]\nlisten = 3\n", key: "daemon.listen", line: 2, reason: "unknown key"),
         BadCase(text: "colour = 1\n", key: "colour", line: 1, reason: "unknown key"),

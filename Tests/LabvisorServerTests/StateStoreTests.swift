@@ -221,4 +221,29 @@ struct StateStoreTests {
         try await store.write([Self.record(6, ["stage-x"], at: 6), Self.record(7, ["stage-y"], at: 7)])
         #expect(try await store.allocations(HistoryQuery(instrument: "stage-y")).map(\.lease) == ["L7"])
     }
+
+    /// Records released (and audit entries made) before the cutoff go, with their instrument
+    /// rows; later ones and the known instruments stay.
+    @Test func pruneRemovesWhatEndedBeforeTheCutoff() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let store = try StateStore(directory: folder.path)
+        defer { store.close() }
+        let sighting = InstrumentSighting(identity: "usb:1", name: "stage-x", driver: "zaber-ascii", at: Self.start)
+        try await store.write(
+            (1...10).map { Self.record($0, ["stage-x", "stage-y"], at: Double($0)) }
+                + (1...4).map { .audit(AuditLogEntry(time: Self.start.timeIntervalSince1970 + Double($0) * 2, actor: "uid 0", action: "revoke", target: "L\($0)", detail: "")) }
+                + [.instrumentSeen(sighting)])
+
+        let pruned = try await store.prune(before: Self.start.addingTimeInterval(6))
+        #expect(pruned == StateStore.Pruned(allocations: 5, auditEntries: 2))
+        #expect(try await store.allocations(HistoryQuery(limit: 100)).map(\.lease) == ["L10", "L9", "L8", "L7", "L6"])
+        #expect(try await store.allocations(HistoryQuery(instrument: "stage-y", limit: 100)).count == 5)
+        #expect(try await store.audit(HistoryQuery()).map(\.target) == ["L4", "L3"])
+        #expect(try await store.knownInstruments().map(\.identity) == ["usb:1"])
+        // The instrument rows of the removed allocations went with them.
+        let rows = try await DatabaseQueue(path: store.path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM allocation_instrument") }
+        #expect(rows == 10)
+        #expect(try await store.prune(before: Self.start.addingTimeInterval(6)) == StateStore.Pruned(allocations: 0, auditEntries: 0))
+    }
 }

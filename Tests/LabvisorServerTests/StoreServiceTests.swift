@@ -60,6 +60,38 @@ struct StoreServiceTests {
         #expect(known.first?.driver == "loopback")
     }
 
+    /// With a retention the writer removes what is older when it starts, and again after a
+    /// batch once `pruneInterval` has passed; newer records stay.
+    @Test func retentionPrunesAtStartAndAfterBatches() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date().timeIntervalSince1970
+        let old = (0..<3).map { StoreRecord.audit(AuditLogEntry(time: now - 40 * 86_400, actor: "test", action: "revoke", target: "old\($0)", detail: "")) }
+        let store = try StateStore(directory: folder.path)
+        try await store.write(old + [.audit(AuditLogEntry(time: now - 86_400, actor: "test", action: "revoke", target: "recent", detail: ""))])
+        store.close()
+
+        let service = StoreService(
+            store: try StateStore(directory: folder.path), events: EventBus(), gatherWindow: .milliseconds(1),
+            retention: .seconds(30 * 86_400), pruneInterval: .milliseconds(100), logger: logger)
+        let running = Task { try await service.run() }
+        let reader = try StateStore(directory: folder.path)
+        defer { reader.close() }
+        func targets() async throws -> [String] { try await reader.audit(HistoryQuery(limit: 100)).map(\.target).sorted() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await targets() != ["recent"], ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await targets() == ["recent"], "pruned at start")
+
+        // A record that is already too old when it is written goes after a later batch.
+        service.record(.audit(AuditLogEntry(time: now - 31 * 86_400, actor: "test", action: "revoke", target: "late", detail: "")))
+        try await Task.sleep(for: .milliseconds(150))
+        service.record(.audit(AuditLogEntry(time: now, actor: "test", action: "revoke", target: "new", detail: "")))
+        while try await targets() != ["new", "recent"], ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await targets() == ["new", "recent"])
+        running.cancel()
+        try await withTimeLimit { try await running.value }
+    }
+
     @Test func cancelledServiceStillWritesWhatWasQueued() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }

@@ -26,7 +26,7 @@ public struct ConfigurationChange: Sendable, Hashable {
     /// Changed `[daemon]` keys applied live: `call_timeout`, `streams_per_client`, `linger`, `drivers`.
     public var liveSettings: [String] = []
     /// Changed `[daemon]` keys that need a restart: `socket`, `http`, `state_dir`,
-    /// `max_clients`, `calls_in_flight`, `grace_period`, and the TCP listener's `tcp`, `tls`
+    /// `history_days`, `max_clients`, `calls_in_flight`, `grace_period`, and the TCP listener's `tcp`, `tls`
     /// (`[daemon.tls]`) and `insecure`.
     public var restartSettings: [String] = []
     /// Whether an access list (`[access]`'s or an instrument's `observe`, `control`,
@@ -65,6 +65,7 @@ public struct ConfigurationChange: Sendable, Hashable {
         compare("socket", \.socket, live: false)
         compare("http", \.http, live: false)
         compare("state_dir", \.stateDirectory, live: false)
+        compare("history_days", \.historyDays, live: false)
         compare("max_clients", \.maxClients, live: false)
         compare("calls_in_flight", \.callsInFlight, live: false)
         compare("grace_period", \.gracePeriod, live: false)

@@ -99,6 +99,7 @@ public final class ConfigurationReload: Sendable {
         new.socket = old.socket
         new.http = old.http
         new.stateDirectory = old.stateDirectory
+        new.historyDays = old.historyDays
         new.maxClients = old.maxClients
         new.callsInFlight = old.callsInFlight
         new.gracePeriod = old.gracePeriod

@@ -11,6 +11,9 @@ public struct DaemonConfiguration: Sendable, Hashable {
     /// The state directory holding the state store (`labvisor.sqlite`); `nil`: systemd's
     /// `$STATE_DIRECTORY` when set, else no store (see `labvisord --help`).
     public var stateDirectory: String?
+    /// Days of allocation history and audit log the state store keeps (`history_days`);
+    /// `nil` (the default): all of it.
+    public var historyDays: Int?
     /// The most clients connected at once.
     public var maxClients: Int = 64
     /// The most calls in flight per client.
@@ -91,6 +94,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
                     configuration.stateDirectory =
                         folder.hasPrefix("/") ? folder : ((base as NSString).appendingPathComponent(folder) as NSString).standardizingPath
                 }
+                configuration.historyDays = try daemon.int("history_days", in: 1...36_500)
                 configuration.maxClients = try daemon.int("max_clients", in: 1...100_000) ?? configuration.maxClients
                 configuration.callsInFlight = try daemon.int("calls_in_flight", in: 1...100_000) ?? configuration.callsInFlight
                 configuration.streamsPerClient = try daemon.int("streams_per_client", in: 1...1_000) ?? configuration.streamsPerClient

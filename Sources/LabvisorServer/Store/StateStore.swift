@@ -155,6 +155,45 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// What `prune(before:on:)` removed.
+    public struct Pruned: Sendable, Hashable {
+        /// Allocation records (with their instrument rows).
+        public var allocations: Int
+        /// Audit log entries.
+        public var auditEntries: Int
+
+        /// The counts.
+        public init(allocations: Int, auditEntries: Int) {
+            self.allocations = allocations
+            self.auditEntries = auditEntries
+        }
+    }
+
+    /// Removes the allocation records released before `cutoff` and the audit entries older
+    /// than it, in one transaction on `thread` (else a thread of its own). Known instruments
+    /// stay: a name must survive however long a device is away.
+    ///
+    /// - Throws: `unavailable` naming the file; nothing is removed then.
+    public func prune(before cutoff: Date, on thread: WorkerThread? = nil) async throws(LabvisorError) -> Pruned {
+        let pool = self.pool
+        let seconds = cutoff.timeIntervalSince1970
+        let transaction = { @Sendable () throws -> Pruned in
+            try pool.write { db in
+                // `allocation_instrument` rows go with their allocation (ON DELETE CASCADE).
+                try db.execute(sql: "DELETE FROM allocation WHERE released_at < ?", arguments: [seconds])
+                let allocations = db.changesCount
+                try db.execute(sql: "DELETE FROM audit WHERE time < ?", arguments: [seconds])
+                return Pruned(allocations: allocations, auditEntries: db.changesCount)
+            }
+        }
+        do {
+            if let thread { return try await thread.run(transaction) }
+            return try await DedicatedThread.run(.normal, transaction)
+        } catch {
+            throw Self.failure("cannot remove old records from the state store \(path)", error)
+        }
+    }
+
     // MARK: - Reading
 
     /// Ended allocations, newest release first.

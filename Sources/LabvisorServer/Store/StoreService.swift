@@ -15,6 +15,9 @@ import ServiceLifecycle
 ///   is missed.
 /// - One task writes what has gathered over `gatherWindow` after the first record, up to
 ///   `batchSize` records per transaction, on one `WorkerThread` (no thread started per batch).
+/// - With a `retention`, the same writer removes older allocation records and audit entries
+///   when it starts and then at most once per `pruneInterval`, after a batch
+///   (`StateStore.prune(before:on:)`).
 /// - On graceful shutdown it queues the events still buffered, writes everything queued,
 ///   then returns; on cancellation it writes what is queued. Put
 ///   it first in the group's services: the group shuts services down in reverse order, so
@@ -30,6 +33,10 @@ public final class StoreService: Service, Sendable {
     public let batchSize: Int
     /// How long the writer gathers records after the first before it writes them.
     public let gatherWindow: Duration
+    /// How long allocation records and audit entries are kept; `nil`: for ever.
+    public let retention: Duration?
+    /// How often, at most, records older than `retention` are removed.
+    public let pruneInterval: Duration
     private let queue: StoreQueue
     private let subscription: EventSubscription
     private let endings = LockedState<Set<Ending>>([])
@@ -39,13 +46,16 @@ public final class StoreService: Service, Sendable {
     ///
     /// - Parameters:
     ///   - queueCapacity: records waiting at most (past it the oldest are dropped and logged).
+    ///   - retention: how long records are kept (`[daemon] history_days`); `nil`: for ever.
     public init(
         store: StateStore, events: EventBus, batchSize: Int = 256, gatherWindow: Duration = .milliseconds(50), queueCapacity: Int = 100_000,
-        logger: Logger
+        retention: Duration? = nil, pruneInterval: Duration = .seconds(3_600), logger: Logger
     ) {
         self.store = store
         self.batchSize = max(1, batchSize)
         self.gatherWindow = gatherWindow
+        self.retention = retention
+        self.pruneInterval = pruneInterval
         self.queue = StoreQueue(capacity: queueCapacity)
         self.subscription = events.subscribe(EventFilter(kinds: [.instrumentAdded, .stateChanged]), bufferSize: 16_384)
         self.logger = logger
@@ -139,6 +149,8 @@ public final class StoreService: Service, Sendable {
             writer = nil
         }
         defer { writer?.finish() }
+        var nextPrune = ContinuousClock.now
+        await prune(on: writer, ifDue: &nextPrune)
         while true {
             var batch = await queue.next(limit: batchSize)
             if batch.isEmpty { return }
@@ -154,6 +166,23 @@ public final class StoreService: Service, Sendable {
             } catch {
                 logger.error("state store: \(error) (\(batch.count) records lost)")
             }
+            await prune(on: writer, ifDue: &nextPrune)
+        }
+    }
+
+    /// Removes the records older than `retention` when `nextPrune` has come, and sets the next.
+    private func prune(on writer: WorkerThread?, ifDue nextPrune: inout ContinuousClock.Instant) async {
+        guard let retention, ContinuousClock.now >= nextPrune else { return }
+        nextPrune = ContinuousClock.now + pruneInterval
+        let (seconds, attoseconds) = retention.components
+        let cutoff = Date(timeIntervalSinceNow: -(Double(seconds) + Double(attoseconds) * 1e-18))
+        do {
+            let pruned = try await store.prune(before: cutoff, on: writer)
+            if pruned.allocations + pruned.auditEntries > 0 {
+                logger.info("state store: removed \(pruned.allocations) allocation records and \(pruned.auditEntries) audit entries older than \(cutoff) (history_days)")
+            }
+        } catch {
+            logger.error("state store: \(error)")
         }
     }
 }
