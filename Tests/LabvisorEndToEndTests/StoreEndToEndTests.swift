@@ -1,5 +1,6 @@
 import Foundation
 import LabvisorClient
+import LabvisorServer
 import Testing
 
 /// The state store in the real daemon (`--state-dir`), read back through the real CLI.
@@ -89,6 +90,25 @@ struct StoreEndToEndTests {
 
         await alice.close()
         await bob.close()
+        #expect(try await daemon.stop() == 0, "\(daemon.logText)")
+    }
+
+    /// `[daemon] history_days` reaches the daemon's store: what is older goes at start.
+    @Test func historyDaysRemovesOlderRecordsAtStart() async throws {
+        let configuration = try AccessEndToEndTests.configuration(daemon: "history_days = 7")
+        defer { try? FileManager.default.removeItem(atPath: configuration.folder) }
+        let now = Date().timeIntervalSince1970
+        let store = try StateStore(directory: configuration.folder)
+        try await store.write([
+            .audit(AuditLogEntry(time: now - 8 * 86_400, actor: "test", action: "revoke", target: "L-old", detail: "")),
+            .audit(AuditLogEntry(time: now - 6 * 86_400, actor: "test", action: "revoke", target: "L-kept", detail: "")),
+        ])
+        store.close()
+
+        let daemon = try await AccessEndToEndTests.daemon(configuration)
+        let entries = try await AccessEndToEndTests.audit(daemon) { !$0.contains { $0.target == "L-old" } }
+        #expect(entries.map(\.target) == ["L-kept"], "\(daemon.logText)")
+        #expect(daemon.logText.contains("removed 0 allocation records and 1 audit entries"), "\(daemon.logText)")
         #expect(try await daemon.stop() == 0, "\(daemon.logText)")
     }
 
