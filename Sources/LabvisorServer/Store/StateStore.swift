@@ -87,7 +87,7 @@ public final class StateStore: Sendable {
             }
         }
         do {
-            if let thread { try await thread.run(transaction) } else { try await DedicatedThread.run(.normal, transaction) }
+            try await Self.run(transaction, on: thread)
         } catch {
             throw Self.failure("cannot write \(records.count) records to the state store \(path)", error)
         }
@@ -187,8 +187,7 @@ public final class StateStore: Sendable {
             }
         }
         do {
-            if let thread { return try await thread.run(transaction) }
-            return try await DedicatedThread.run(.normal, transaction)
+            return try await Self.run(transaction, on: thread)
         } catch {
             throw Self.failure("cannot remove old records from the state store \(path)", error)
         }
@@ -284,6 +283,13 @@ public final class StateStore: Sendable {
     }
 
     // MARK: - Internals
+
+    /// `work`'s result, computed on `thread`, else on a thread of its own (SQLite blocks: never
+    /// on a cooperative or event loop thread).
+    private static func run<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value, on thread: WorkerThread?) async throws -> Value {
+        if let thread { return try await thread.run(work) }
+        return try await DedicatedThread.run(.normal, work)
+    }
 
     private static func knownInstrument(_ row: Row) -> KnownInstrument {
         KnownInstrument(
