@@ -174,8 +174,7 @@ public final class StoreService: Service, Sendable {
     private func prune(on writer: WorkerThread?, ifDue nextPrune: inout ContinuousClock.Instant) async {
         guard let retention, ContinuousClock.now >= nextPrune else { return }
         nextPrune = ContinuousClock.now + pruneInterval
-        let (seconds, attoseconds) = retention.components
-        let cutoff = Date(timeIntervalSinceNow: -(Double(seconds) + Double(attoseconds) * 1e-18))
+        let cutoff = Date(timeIntervalSinceNow: -retention.seconds)
         do {
             let pruned = try await store.prune(before: cutoff, on: writer)
             if pruned.allocations + pruned.auditEntries > 0 {
