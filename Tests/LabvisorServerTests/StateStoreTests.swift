@@ -1,8 +1,6 @@
 import Foundation
 import GRDB
-import LabvisorHardware
 import LabvisorServer
-import Synchronization
 import Testing
 
 /// The state store on a real SQLite file: migrations, writes, filtered reads, durability.
